@@ -1,0 +1,47 @@
+# TDS: every target runs the same commands CI runs. `make help` lists them.
+PY ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+PYTEST_ARGS ?=
+
+# Addresses from `make up`, for variables the caller has not set.
+ifneq (,$(wildcard .tds/services.env))
+KAFKA_BOOTSTRAP_SERVERS ?= $(shell sed -n 's/^KAFKA_BOOTSTRAP_SERVERS=//p' .tds/services.env)
+DATABASE_URL ?= $(shell sed -n 's/^DATABASE_URL=//p' .tds/services.env)
+export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL
+endif
+
+.DEFAULT_GOAL := help
+.PHONY: help venv up down lint test test-unit bench demo clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -n "$(PY)" || { echo "python3.11+ not found"; exit 1; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	rm -f $(VENV)/.installed-*; touch $@
+
+venv: $(STAMP) ## create .venv and install the pinned dependencies
+
+up: venv ## start (or reuse) Kafka and PostgreSQL; writes .tds/services.env
+	$(BIN)/python -m tds.provision up
+
+down: venv ## stop the Kafka and PostgreSQL that `make up` started
+	$(BIN)/python -m tds.provision down
+
+lint: venv ## ruff and mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: venv up lint ## the whole suite against real Kafka and PostgreSQL
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: venv ## unit and property tests only (no services)
+	$(BIN)/python -m pytest tests/unit tests/property $(PYTEST_ARGS)
+
+clean: down ## stop services and remove caches (keeps downloaded jars)
+	rm -rf .tds .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Subcommands of `tds`; each module has `register(subparsers)`."""

@@ -1,0 +1,31 @@
+"""The root of every error TDS raises; each stage's errors.py subclasses it."""
+
+from __future__ import annotations
+
+
+class TDSError(Exception):
+    """Base of every TDS error; `retriable` tells a consumer loop to retry or dead-letter."""
+
+    retriable: bool = False
+
+
+class SettingsError(TDSError):
+    """One or more environment variables are missing or malformed."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid settings:\n  " + "\n  ".join(problems))
+
+
+class ProvisionError(TDSError):
+    """A service (Kafka, PostgreSQL) could not be provisioned or reached."""
+
+
+class MigrationError(TDSError):
+    """A schema migration could not be applied."""
+
+
+class TopicError(TDSError):
+    """A Kafka topic could not be created or does not match the catalogue."""
+
+    retriable = True

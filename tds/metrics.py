@@ -1,0 +1,101 @@
+"""Every Prometheus metric of TDS, declared once and built on an injected registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)
+_RUN_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
+_BATCH_BUCKETS = (1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """The metric families; create with `Metrics.create(registry)`."""
+
+    registry: CollectorRegistry
+    webhook_requests: Counter
+    webhook_latency: Histogram
+    events_in: Counter
+    events_out: Counter
+    events_skipped: Counter
+    processing_latency: Histogram
+    consumer_lag: Gauge
+    retries_scheduled: Counter
+    dead_letters: Counter
+    sync_runs: Counter
+    sync_run_duration: Histogram
+    zoho_api_calls: Counter
+    zoho_rate_limited: Counter
+    zoho_budget_remaining: Gauge
+    zoho_token_refreshes: Counter
+    projector_batch_size: Histogram
+    projector_batch_latency: Histogram
+    images_downloaded: Counter
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
+        """Build every metric on `registry` (a fresh one when not given)."""
+        reg = registry if registry is not None else CollectorRegistry()
+        return cls(
+            registry=reg,
+            webhook_requests=Counter(
+                "tds_webhook_requests", "Webhook requests answered, by HTTP status.",
+                ["status"], registry=reg),
+            webhook_latency=Histogram(
+                "tds_webhook_request_duration_seconds",
+                "Time from webhook request to answer (includes the Kafka ack).",
+                buckets=_LATENCY_BUCKETS, registry=reg),
+            events_in=Counter(
+                "tds_events_consumed", "Messages consumed, by topic and stage.",
+                ["topic", "stage"], registry=reg),
+            events_out=Counter(
+                "tds_events_produced", "Messages produced, by topic.", ["topic"], registry=reg),
+            events_skipped=Counter(
+                "tds_events_skipped", "Events skipped by the version rule, by reason.",
+                ["entity_type", "reason"], registry=reg),
+            processing_latency=Histogram(
+                "tds_processing_duration_seconds", "Time to process one message, by stage.",
+                ["stage"], buckets=_LATENCY_BUCKETS, registry=reg),
+            consumer_lag=Gauge(
+                "tds_consumer_lag_messages", "Consumer lag, by group, topic and partition.",
+                ["group", "topic", "partition"], registry=reg),
+            retries_scheduled=Counter(
+                "tds_retries_scheduled", "Messages moved to a retry level, by stage and level.",
+                ["stage", "level"], registry=reg),
+            dead_letters=Counter(
+                "tds_dead_letters", "Messages moved to the dead-letter topic, by stage.",
+                ["stage", "reason"], registry=reg),
+            sync_runs=Counter(
+                "tds_sync_runs", "Sync runs finished, by kind and status.",
+                ["kind", "status"], registry=reg),
+            sync_run_duration=Histogram(
+                "tds_sync_run_duration_seconds", "Sync run wall time, by kind.",
+                ["kind"], buckets=_RUN_BUCKETS, registry=reg),
+            zoho_api_calls=Counter(
+                "tds_zoho_api_calls", "Zoho API calls, by endpoint family and HTTP status.",
+                ["endpoint", "status"], registry=reg),
+            zoho_rate_limited=Counter(
+                "tds_zoho_rate_limited", "Zoho 429 answers, by Zoho code (44, 45, 1070).",
+                ["code"], registry=reg),
+            zoho_budget_remaining=Gauge(
+                "tds_zoho_budget_remaining_requests",
+                "Zoho request budget left, by window (minute, day).",
+                ["window"], registry=reg),
+            zoho_token_refreshes=Counter(
+                "tds_zoho_token_refreshes", "Zoho access-token refreshes, by outcome.",
+                ["outcome"], registry=reg),
+            projector_batch_size=Histogram(
+                "tds_projector_batch_messages", "Messages per projector transaction.",
+                buckets=_BATCH_BUCKETS, registry=reg),
+            projector_batch_latency=Histogram(
+                "tds_projector_batch_duration_seconds", "Projector transaction wall time.",
+                buckets=_LATENCY_BUCKETS, registry=reg),
+            images_downloaded=Counter(
+                "tds_images_downloaded", "Item images fetched, by outcome.",
+                ["outcome"], registry=reg),
+        )

@@ -1,0 +1,56 @@
+"""`python -m tds.provision up|down|env`: what `make up`, `make down` and `make test` call."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from tds.errors import ProvisionError
+from tds.provision.common import Services, state_dir, write_services_env
+from tds.provision.kafka import ensure_kafka, stop_kafka
+from tds.provision.postgres import ensure_postgres, stop_postgres
+
+
+def up() -> Services:
+    """Provision both services (reusing running ones) and record their addresses."""
+    services = Services(kafka_bootstrap_servers=ensure_kafka(), database_url=ensure_postgres())
+    write_services_env(services)
+    return services
+
+
+def down() -> None:
+    """Stop what `up` started and forget its addresses."""
+    kafka = stop_kafka()
+    postgres = stop_postgres()
+    (state_dir() / "services.env").unlink(missing_ok=True)
+    print(f"stopped: kafka={'yes' if kafka else 'not running'}, "
+          f"postgres={'yes' if postgres else 'not running'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    parser = argparse.ArgumentParser(prog="python -m tds.provision",
+                                     description="Start or stop TDS's Kafka and PostgreSQL.")
+    parser.add_argument("action", choices=("up", "down", "env"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        if args.action == "down":
+            down()
+            return 0
+        services = up()
+    except ProvisionError as exc:
+        print(f"provisioning failed: {exc}", file=sys.stderr)
+        return 1
+    if args.action == "env":
+        print(services.env_lines(), end="")
+    else:
+        print(f"Kafka:      {services.kafka_bootstrap_servers}")
+        print(f"PostgreSQL: {services.database_url}")
+        print(f"written to  {state_dir() / 'services.env'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+"""Apache Kafka from Maven Central: resolve the jars, format KRaft storage, run one node.
+
+No Docker and no tarball: `mvn dependency:copy-dependencies` puts kafka_2.13 and its
+dependencies (plus a log4j2 backend) in the cache folder; a single combined
+broker+controller runs from them on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from confluent_kafka.admin import AdminClient
+
+from tds.errors import ProvisionError
+from tds.provision.common import (
+    cache_dir,
+    free_port,
+    pid_alive,
+    recorded_value,
+    stop_pid,
+    wait_until,
+)
+
+logger = logging.getLogger(__name__)
+
+KAFKA_VERSION = "4.1.1"
+LOG4J_VERSION = "2.25.3"
+
+_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>tds.local</groupId><artifactId>kafka-runtime</artifactId><version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId>
+      <version>{kafka}</version></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId>
+      <version>{kafka}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId>
+      <version>{log4j}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId>
+      <artifactId>log4j-slf4j2-impl</artifactId><version>{log4j}</version></dependency>
+  </dependencies>
+</project>
+"""
+
+_LOG4J = """status = warn
+appender.file.type = File
+appender.file.name = FILE
+appender.file.fileName = {log}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = FILE
+logger.state.name = state.change.logger
+logger.state.level = WARN
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+"""
+
+
+def kafka_home() -> Path:
+    """Folder of this Kafka version's jars and node data."""
+    return cache_dir() / f"kafka-{KAFKA_VERSION}"
+
+
+def resolve_jars() -> Path:
+    """Download Kafka's jars with Maven once; return the folder holding them."""
+    home = kafka_home()
+    lib = home / "lib"
+    marker = lib / ".resolved"
+    if marker.is_file():
+        return lib
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ProvisionError("Maven (mvn) is not on PATH: it is needed to fetch Kafka's jars")
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "pom.xml").write_text(_POM.format(kafka=KAFKA_VERSION, log4j=LOG4J_VERSION))
+    logger.info("resolving org.apache.kafka:kafka_2.13:%s with Maven", KAFKA_VERSION)
+    result = subprocess.run(
+        [mvn, "-q", "-B", "-f", str(home / "pom.xml"), "dependency:copy-dependencies",
+         f"-DoutputDirectory={lib}", "-DincludeScope=runtime"],
+        capture_output=True, text=True, timeout=900, check=False,
+    )
+    if result.returncode != 0 or not any(lib.glob("kafka_2.13-*.jar")):
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
+        raise ProvisionError(
+            f"mvn dependency:copy-dependencies for kafka_2.13:{KAFKA_VERSION} failed "
+            f"(exit {result.returncode}):\n{tail}"
+        )
+    marker.write_text(KAFKA_VERSION)
+    return lib
+
+
+def metadata_ok(bootstrap: str, timeout_s: float = 3.0) -> bool:
+    """Whether a metadata request to `bootstrap` succeeds."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000,
+                         "log_level": 0})
+    try:
+        metadata = admin.list_topics(timeout=timeout_s)
+    except Exception:  # KafkaException or a timeout: not reachable yet
+        return False
+    return bool(metadata.brokers)
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaNode:
+    """A running (or stopped) local Kafka node and where its files are."""
+
+    home: Path
+    port: int
+    controller_port: int
+    pid: int
+
+    @property
+    def bootstrap(self) -> str:
+        """host:port of the broker listener."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        """The broker's own log."""
+        return self.home / "logs" / "server.log"
+
+
+def _state_file() -> Path:
+    return kafka_home() / "node.json"
+
+
+def _java() -> str:
+    java_home = os.environ.get("JAVA_HOME")
+    java = Path(java_home, "bin", "java") if java_home else shutil.which("java")
+    if not java:
+        raise ProvisionError("java is not on PATH: Kafka needs Java 17 or newer")
+    return str(java)
+
+
+def _write_config(home: Path, port: int, controller_port: int) -> Path:
+    data, logs = home / "data", home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    config = home / "server.properties"
+    config.write_text("\n".join([
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
+        f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names=CONTROLLER",
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name=PLAINTEXT",
+        f"log.dirs={data}",
+        "num.partitions=1",
+        "auto.create.topics.enable=false",
+        "offsets.topic.replication.factor=1",
+        "offsets.topic.num.partitions=10",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "transaction.state.log.num.partitions=10",
+        "share.coordinator.state.topic.replication.factor=1",
+        "share.coordinator.state.topic.min.isr=1",
+        "group.initial.rebalance.delay.ms=0",
+        "log.segment.bytes=67108864",
+        "log.cleaner.dedupe.buffer.size=33554432",
+        "",
+    ]))
+    (home / "log4j2.properties").write_text(_LOG4J.format(log=logs / "server.log"))
+    return config
+
+
+def _launch(home: Path, lib: Path, config: Path) -> int:
+    logs = home / "logs"
+    out = (logs / "stdout.log").open("ab")
+    process = subprocess.Popen(
+        [_java(), "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+         f"-Dlog4j2.configurationFile={home / 'log4j2.properties'}",
+         f"-Dkafka.logs.dir={logs}", "-cp", f"{lib}/*", "kafka.Kafka", str(config)],
+        stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True,  # survives `make up` exiting; `make down` stops it
+    )
+    return process.pid
+
+
+def start_node(timeout_s: float = 120.0) -> KafkaNode:
+    """Format fresh KRaft storage and start one node on free ports."""
+    lib = resolve_jars()
+    home = kafka_home()
+    shutil.rmtree(home / "data", ignore_errors=True)
+    shutil.rmtree(home / "logs", ignore_errors=True)
+    port, controller_port = free_port(), free_port()
+    config = _write_config(home, port, controller_port)
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    result = subprocess.run(
+        [_java(), "-cp", f"{lib}/*",
+         f"-Dlog4j2.configurationFile={home / 'log4j2.properties'}",
+         "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    if result.returncode != 0:
+        raise ProvisionError(f"kafka StorageTool format failed:\n{result.stdout}{result.stderr}")
+    pid = _launch(home, lib, config)
+    node = KafkaNode(home=home, port=port, controller_port=controller_port, pid=pid)
+    _state_file().write_text(json.dumps({"port": port, "controller_port": controller_port,
+                                         "pid": pid}))
+    wait_until(lambda: metadata_ok(node.bootstrap), timeout_s, f"Kafka on {node.bootstrap}",
+               node.log_file)
+    logger.info("Kafka %s running on %s (pid %d)", KAFKA_VERSION, node.bootstrap, pid)
+    return node
+
+
+def running_node() -> KafkaNode | None:
+    """The node a previous call started, when it still runs and answers."""
+    path = _state_file()
+    if not path.is_file():
+        return None
+    state = json.loads(path.read_text())
+    node = KafkaNode(home=kafka_home(), port=state["port"],
+                     controller_port=state["controller_port"], pid=state["pid"])
+    if pid_alive(node.pid) and metadata_ok(node.bootstrap):
+        return node
+    return None
+
+
+def restart_node(node: KafkaNode, timeout_s: float = 120.0, down_s: float = 0.0) -> KafkaNode:
+    """Stop the node and start it again on the same ports and data (for fault tests)."""
+    import time
+
+    stop_pid(node.pid)
+    time.sleep(down_s)
+    config = node.home / "server.properties"
+    pid = _launch(node.home, resolve_jars(), config)
+    fresh = KafkaNode(home=node.home, port=node.port, controller_port=node.controller_port,
+                      pid=pid)
+    _state_file().write_text(json.dumps({"port": fresh.port,
+                                         "controller_port": fresh.controller_port, "pid": pid}))
+    wait_until(lambda: metadata_ok(fresh.bootstrap), timeout_s, f"Kafka on {fresh.bootstrap}",
+               fresh.log_file)
+    return fresh
+
+
+def ensure_kafka() -> str:
+    """Bootstrap servers of a reachable Kafka: the configured one, a running one, or a new one."""
+    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if configured:
+        if metadata_ok(configured, timeout_s=10.0):
+            return configured
+        if configured != recorded_value("KAFKA_BOOTSTRAP_SERVERS"):
+            raise ProvisionError(
+                f"KAFKA_BOOTSTRAP_SERVERS={configured} is set but no broker answers there; "
+                "unset it to let TDS start its own, or start that broker"
+            )
+    node = running_node() or start_node()
+    return node.bootstrap
+
+
+def stop_kafka() -> bool:
+    """Stop the node this project started; True when one was running."""
+    path = _state_file()
+    if not path.is_file():
+        return False
+    pid = json.loads(path.read_text())["pid"]
+    was_running = pid_alive(pid)
+    stop_pid(pid)
+    path.unlink(missing_ok=True)
+    return was_running

@@ -1,0 +1,301 @@
+"""One frozen Settings object, read from the environment once at the entry point.
+
+Every variable is listed in `VARIABLES` with its parser and default, so the README table,
+the error messages and the parsing all come from one place.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tds.errors import SettingsError
+from tds.secret import Secret
+
+ZOHO_DCS = ("com", "eu", "in", "com.au", "jp", "ca", "com.cn", "sa")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+WEBHOOK_AUTH_MODES = ("hmac", "header", "query")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _int(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError(f"is not a whole number ({lo}-{hi})") from None
+        if not lo <= value <= hi:
+            raise ValueError(f"is out of range ({lo}-{hi})")
+        return value
+
+    return parse
+
+
+def _float(lo: float, hi: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise ValueError(f"is not a number ({lo:g}-{hi:g})") from None
+        if not lo <= value <= hi:
+            raise ValueError(f"is out of range ({lo:g}-{hi:g})")
+        return value
+
+    return parse
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError("is not a boolean (true/false, 1/0, yes/no, on/off)")
+
+
+def _choice(options: tuple[str, ...], upper: bool = False) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().upper() if upper else raw.strip().lower()
+        if value not in options:
+            raise ValueError(f"is not one of {', '.join(options)}")
+        return value
+
+    return parse
+
+
+def _str(raw: str) -> str:
+    return raw.strip()
+
+
+def _opt_str(raw: str) -> str | None:
+    return raw.strip() or None
+
+
+def _secret(raw: str) -> Secret:
+    return Secret(raw.strip())
+
+
+def _url(schemes: tuple[str, ...]) -> Callable[[str], str | None]:
+    def parse(raw: str) -> str | None:
+        value = raw.strip()
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not parts.hostname:
+            raise ValueError(f"is not a URL ({'/'.join(schemes)}://host...)")
+        return value.rstrip("/")
+
+    return parse
+
+
+def _bootstrap(raw: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None
+    for server in value.split(","):
+        host, _, port = server.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError("is not a comma-separated list of host:port")
+    return value
+
+
+def _org_id(raw: str) -> str | None:
+    value = raw.strip()
+    if value and not value.isdigit():
+        raise ValueError("is not a Zoho organization id (digits only)")
+    return value or None
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """One environment variable: its name, parser, default and meaning."""
+
+    env: str
+    field: str
+    parse: Callable[[str], Any]
+    default: str
+    doc: str
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("ZOHO_CLIENT_ID", "zoho_client_id", _opt_str, "",
+             "OAuth client id of the Zoho API console app"),
+    Variable("ZOHO_CLIENT_SECRET", "zoho_client_secret", _secret, "",
+             "OAuth client secret (masked in logs and output)"),
+    Variable("ZOHO_ORGANIZATION_ID", "zoho_organization_id", _org_id, "",
+             "Zoho organization id sent as `organization_id` on every API call"),
+    Variable("ZOHO_REFRESH_TOKEN", "zoho_refresh_token", _secret, "",
+             "OAuth refresh token; access tokens are derived from it and shared by all processes"),
+    Variable("ZOHO_DC", "zoho_dc", _choice(ZOHO_DCS), "com",
+             "Zoho data centre: picks the accounts host (e.g. `ca` → accounts.zohocloud.ca)"),
+    Variable("ZOHO_API_BASE", "zoho_api_base", _url(("http", "https")), "",
+             "Override of the API and accounts base URL (the simulator's address in tests/demo)"),
+    Variable("ZOHO_WEBHOOK_SECRET", "zoho_webhook_secret", _secret, "",
+             "Webhook secret: HMAC key (or shared secret, see ZOHO_WEBHOOK_AUTH)"),
+    Variable("ZOHO_WEBHOOK_AUTH", "zoho_webhook_auth", _choice(WEBHOOK_AUTH_MODES), "hmac",
+             "How webhooks prove authenticity: `hmac` (X-Zoho-Webhook-Signature), `header` or "
+             "`query` (shared secret)"),
+    Variable("ZOHO_WEBHOOK_SECRET_HEADER", "zoho_webhook_secret_header", _str,
+             "X-Zoho-Webhook-Secret",
+             "Header carrying the shared secret when ZOHO_WEBHOOK_AUTH=header"),
+    Variable("ZOHO_WEBHOOK_SECRET_PARAM", "zoho_webhook_secret_param", _str, "secret",
+             "Query parameter carrying the shared secret when ZOHO_WEBHOOK_AUTH=query"),
+    Variable("TDS_WEBHOOK_ALLOW_UNSIGNED", "webhook_allow_unsigned", _bool, "false",
+             "With no ZOHO_WEBHOOK_SECRET: accept unauthenticated webhooks (true) or refuse them"),
+    Variable("TDS_WEBHOOK_MAX_BODY_BYTES", "webhook_max_body_bytes", _int(1024, 64 << 20),
+             str(1 << 20), "Largest webhook body accepted; larger ones get 413 before being read"),
+    Variable("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers", _bootstrap, "",
+             "Kafka brokers (host:port,...); `make up` provisions one and writes it to "
+             ".tds/services.env"),
+    Variable("DATABASE_URL", "database_url", _url(("postgresql", "postgres")), "",
+             "PostgreSQL DSN for read models, cursors and the shared token cache"),
+    Variable("TDS_API_TOKEN", "api_token", _secret, "",
+             "Bearer token required by admin API writes (POST endpoints)"),
+    Variable("TDS_WORKER_COUNT", "worker_count", _int(1, 64), "3",
+             "Stream worker processes started by `tds up`"),
+    Variable("TDS_WORKER_THREADS", "worker_threads", _int(1, 64), "1",
+             "Concurrent event handlers per agent inside one worker process"),
+    Variable("TDS_BATCH_SIZE", "batch_size", _int(1, 10000), "100",
+             "Records per Zoho page request / projector transaction"),
+    Variable("TDS_RETRY_MAX_ATTEMPTS", "retry_max_attempts", _int(0, 20), "5",
+             "Retry levels (topics tds.retry.1..N) before a message is dead-lettered"),
+    Variable("TDS_RETRY_BACKOFF_SECONDS", "retry_backoff_s", _float(0.0, 86400.0), "60",
+             "Delay before the first retry; each further level doubles it"),
+    Variable("TDS_ENABLE_AUTO_SYNC", "enable_auto_sync", _bool, "true",
+             "Run the periodic stock sync and incremental reconcile (manual syncs always work)"),
+    Variable("TDS_STOCK_SYNC_INTERVAL_MINUTES", "stock_sync_interval_min", _float(0.05, 10080.0),
+             "30", "Minutes between automatic stock syncs"),
+    Variable("TDS_RECONCILE_INTERVAL_MINUTES", "reconcile_interval_min", _float(0.05, 10080.0),
+             "5", "Minutes between incremental reconciles (catches dropped webhooks)"),
+    Variable("TDS_LOG_LEVEL", "log_level", _choice(LOG_LEVELS, upper=True), "INFO",
+             "Log level of every TDS process"),
+    Variable("TDS_LOG_FORMAT", "log_format", _choice(("text", "json")), "text",
+             "`json` for structured logs in production, `text` for a terminal"),
+    Variable("TDS_ENABLE_QUERY_LOGGING", "enable_query_logging", _bool, "false",
+             "Log every SQL statement the projector and API run, with its duration"),
+    Variable("TDS_ENABLE_CACHE", "enable_cache", _bool, "true",
+             "Cache admin-API read answers (status, queue, health) for one second"),
+    Variable("TDS_IMAGE_DIR", "image_dir", _str, ".tds/images",
+             "Content-addressed folder of cached product images"),
+    Variable("TDS_TOPIC_PARTITIONS", "topic_partitions", _int(1, 1024), "6",
+             "Partitions of each TDS topic when `tds topics create` makes it"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting of a TDS process; secrets are `Secret`s so repr masks them."""
+
+    zoho_client_id: str | None
+    zoho_client_secret: Secret
+    zoho_organization_id: str | None
+    zoho_refresh_token: Secret
+    zoho_dc: str
+    zoho_api_base: str | None
+    zoho_webhook_secret: Secret
+    zoho_webhook_auth: str
+    zoho_webhook_secret_header: str
+    zoho_webhook_secret_param: str
+    webhook_allow_unsigned: bool
+    webhook_max_body_bytes: int
+    kafka_bootstrap_servers: str | None
+    database_url: str | None
+    api_token: Secret
+    worker_count: int
+    worker_threads: int
+    batch_size: int
+    retry_max_attempts: int
+    retry_backoff_s: float
+    enable_auto_sync: bool
+    stock_sync_interval_min: float
+    reconcile_interval_min: float
+    log_level: str
+    log_format: str
+    enable_query_logging: bool
+    enable_cache: bool
+    image_dir: str
+    topic_partitions: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Parse every variable, reporting all problems at once."""
+        source = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for var in VARIABLES:
+            raw = source.get(var.env)
+            text = var.default if raw is None else raw
+            try:
+                values[var.field] = var.parse(text)
+            except ValueError as exc:
+                shown = "<hidden>" if var.parse is _secret else repr(text)
+                problems.append(f"{var.env}={shown} {exc}")
+        if problems:
+            raise SettingsError(problems)
+        return cls(**values)
+
+    @property
+    def kafka(self) -> str:
+        """The bootstrap servers, or a SettingsError saying how to get some."""
+        if not self.kafka_bootstrap_servers:
+            raise SettingsError(
+                ["KAFKA_BOOTSTRAP_SERVERS is not set: run `make up` or export host:port"])
+        return self.kafka_bootstrap_servers
+
+    @property
+    def dsn(self) -> str:
+        """The PostgreSQL DSN, or a SettingsError saying how to get one."""
+        if not self.database_url:
+            raise SettingsError(
+                ["DATABASE_URL is not set: run `make up` or export postgresql://user@host/db"])
+        return self.database_url
+
+    @property
+    def retry_delays_s(self) -> tuple[float, ...]:
+        """Delay of each retry level: the backoff, doubling per level."""
+        return tuple(self.retry_backoff_s * 2**i for i in range(self.retry_max_attempts))
+
+    @property
+    def image_path(self) -> Path:
+        """The image cache folder as a path."""
+        return Path(self.image_dir)
+
+    def secrets(self) -> list[str]:
+        """Every non-empty secret value, for log redaction."""
+        return [
+            getattr(self, f.name).reveal()
+            for f in fields(self)
+            if isinstance(getattr(self, f.name), Secret) and getattr(self, f.name)
+        ]
+
+
+def load_env_file(
+    path: Path, env: MutableMapping[str, str] | None = None
+) -> MutableMapping[str, str]:
+    """Add `KEY=value` lines of `path` to `env` (default os.environ) where not already set."""
+    target: MutableMapping[str, str] = os.environ if env is None else env
+    if not path.is_file():
+        return target
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        target.setdefault(key.strip(), value.strip())
+    return target
+
+
+def find_services_env(start: Path | None = None) -> Path | None:
+    """Find `.tds/services.env` in the working directory or one of its parents."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / ".tds" / "services.env"
+        if candidate.is_file():
+            return candidate
+    return None
