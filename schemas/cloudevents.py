@@ -62,7 +62,7 @@ def header_map(headers: Sequence[tuple[str, bytes | str | None]] | None) -> dict
 
 def replace_headers(
     headers: Sequence[tuple[str, bytes | str | None]] | None,
-    updates: Sequence[tuple[str, bytes]],
+    updates: Sequence[tuple[str, str | bytes]],
 ) -> Headers:
     """Return `headers` with every name in `updates` replaced (not appended)."""
     names = {name for name, _ in updates}

@@ -1,21 +1,26 @@
 """The `tds` command: one subcommand per process type or operator task.
 
-Each subcommand lives in `tds/commands/<name>.py` with `register(subparsers)`; this
-module only loads the environment, builds the parser and dispatches.
+Each subcommand lives in `tds/commands/<name>.py` with `register(subparsers)` (found by
+listing the package, so stages add commands without editing this file); this module only
+loads the environment, builds the parser and dispatches.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 from collections.abc import Callable, Sequence
 
+import tds.commands
 from tds.errors import SettingsError, TDSError
 from tds.settings import Settings, find_services_env, load_env_file
 
-# Module names under tds.commands, in the order `tds --help` lists them.
-COMMANDS = ("migrate", "topics")
+
+def command_names() -> list[str]:
+    """Every module under tds.commands: adding a file adds a subcommand."""
+    return sorted(m.name for m in pkgutil.iter_modules(tds.commands.__path__))
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -27,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="TSH Data Sync: Zoho Books/Inventory → Kafka → PostgreSQL read models.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
+    for name in command_names():
         module = importlib.import_module(f"tds.commands.{name}")
         module.register(sub)
     return parser

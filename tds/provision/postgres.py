@@ -7,16 +7,19 @@ system user and every server command runs through `runuser`.
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import logging
 import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from tds.errors import ProvisionError
 from tds.provision.common import (
+    PROJECT_ROOT,
     cache_dir,
     free_port,
     pid_alive,
@@ -49,16 +52,31 @@ def _as_owner(args: list[str]) -> list[str]:
 
 def _run(args: list[str], what: str, timeout_s: float = 120.0) -> str:
     result = subprocess.run(_as_owner(args), capture_output=True, text=True,
-                            timeout=timeout_s, check=False)
+                            timeout=timeout_s, check=False, cwd=tempfile.gettempdir())
     if result.returncode != 0:
         raise ProvisionError(f"{what} failed (exit {result.returncode}):\n"
                              f"{result.stdout}{result.stderr}")
     return result.stdout
 
 
+def _postgres_can_reach(folder: Path) -> bool:
+    result = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(folder)],
+                            capture_output=True, check=False, timeout=10)
+    return result.returncode == 0
+
+
 def pg_home() -> Path:
-    """Folder of the throwaway cluster."""
-    return cache_dir() / "postgres"
+    """Folder of the throwaway cluster: the cache folder when the server's user can reach it.
+
+    As root the server runs as `postgres`, which cannot enter a private folder (a
+    `mktemp -d` checkout, a home directory); then the cluster lives in the temp folder,
+    named after this checkout so two checkouts never share one.
+    """
+    preferred = cache_dir() / "postgres"
+    if os.geteuid() != 0 or _postgres_can_reach(cache_dir()):
+        return preferred
+    tag = hashlib.sha256(str(PROJECT_ROOT).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"tds-postgres-{tag}"
 
 
 def _state_file() -> Path:
