@@ -1,0 +1,125 @@
+"""What Kafka itself says about TDS: consumer lag per group/topic/partition and live members.
+
+"Queue size" on the dashboard is this lag, and "workers" are these members: nothing here
+is a counter TDS keeps for itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+from tds.errors import TDSError
+
+
+class KafkaStateError(TDSError):
+    """The broker could not be asked (down, or a timeout)."""
+
+    retriable = True
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLag:
+    """Committed offset, log end and their difference for one partition of one group."""
+
+    group: str
+    topic: str
+    partition: int
+    committed: int | None
+    end: int
+
+    @property
+    def lag(self) -> int:
+        """Messages not yet consumed; all of them when the group never committed."""
+        return self.end - (self.committed if self.committed is not None and
+                           self.committed >= 0 else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupState:
+    """One consumer group: its state, live members and lag."""
+
+    group: str
+    state: str
+    members: int
+    partitions: tuple[PartitionLag, ...]
+
+    @property
+    def lag(self) -> int:
+        """Total lag over every partition."""
+        return sum(p.lag for p in self.partitions)
+
+
+class KafkaInspector:
+    """Ask the broker about groups and offsets; every call is bounded by `timeout_s`."""
+
+    def __init__(self, *, bootstrap: str, timeout_s: float = 5.0) -> None:
+        self._admin = AdminClient({"bootstrap.servers": bootstrap, "client.id": "tds-api",
+                                   "socket.timeout.ms": int(timeout_s * 1000)})
+        self._timeout_s = timeout_s
+
+    async def groups(self, subscriptions: Mapping[str, Sequence[str]]) -> list[GroupState]:
+        """State, members and lag of each group on the topics it reads (off the event loop)."""
+        return await asyncio.to_thread(self.groups_sync, subscriptions)
+
+    async def reachable(self) -> bool:
+        """Whether a metadata request succeeds."""
+        try:
+            metadata = await asyncio.to_thread(self._admin.list_topics,
+                                               timeout=self._timeout_s)
+        except KafkaException:
+            return False
+        return bool(metadata.brokers)
+
+    def groups_sync(self, subscriptions: Mapping[str, Sequence[str]]) -> list[GroupState]:
+        """Blocking version of `groups`."""
+        try:
+            return self._groups(subscriptions)
+        except KafkaException as exc:
+            raise KafkaStateError(f"cannot read consumer groups from Kafka: {exc}") from exc
+
+    def _groups(self, subscriptions: Mapping[str, Sequence[str]]) -> list[GroupState]:
+        timeout = self._timeout_s
+        names = list(subscriptions)
+        # types-confluent-kafka lags the 2.x admin API (list_offsets, group descriptions).
+        admin: Any = self._admin
+        metadata = admin.list_topics(timeout=timeout).topics
+        every_topic = {t for topics in subscriptions.values() for t in topics if t in metadata}
+        all_partitions = [TopicPartition(t, p) for t in sorted(every_topic)
+                          for p in metadata[t].partitions]
+        ends: dict[tuple[str, int], int] = {}
+        if all_partitions:
+            futures = admin.list_offsets(
+                {tp: OffsetSpec.latest() for tp in all_partitions}, request_timeout=timeout)
+            for tp, future in futures.items():
+                ends[(tp.topic, tp.partition)] = future.result(timeout=timeout).offset
+        described = admin.describe_consumer_groups(names, request_timeout=timeout) \
+            if names else {}
+        states = []
+        for name in names:
+            wanted = set(subscriptions[name])
+            partitions = [tp for tp in all_partitions if tp.topic in wanted]
+            try:
+                description = described[name].result(timeout=timeout)
+                state = str(description.state).rsplit(".", 1)[-1].lower()
+                members = len(description.members)
+            except KafkaException:
+                state, members = "unknown", 0
+            committed: dict[tuple[str, int], int] = {}
+            if partitions:
+                request = [ConsumerGroupTopicPartitions(name, partitions)]
+                result = admin.list_consumer_group_offsets(
+                    request, request_timeout=timeout)[name].result(timeout=timeout)
+                for tp in result.topic_partitions or []:
+                    committed[(tp.topic, tp.partition)] = tp.offset
+            lags = tuple(
+                PartitionLag(name, topic, part, committed.get((topic, part)), end)
+                for (topic, part), end in sorted(ends.items()) if topic in wanted
+            )
+            states.append(GroupState(name, state, members, lags))
+        return states
