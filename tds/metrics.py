@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import os
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
 
 _LATENCY_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -40,6 +50,7 @@ class Metrics:
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
         """Build every metric on `registry` (a fresh one when not given)."""
+        disable_created_metrics()  # the *_created series double /metrics for no reader
         reg = registry if registry is not None else CollectorRegistry()
         return cls(
             registry=reg,
@@ -63,7 +74,7 @@ class Metrics:
                 ["stage"], buckets=_LATENCY_BUCKETS, registry=reg),
             consumer_lag=Gauge(
                 "tds_consumer_lag_messages", "Consumer lag, by group, topic and partition.",
-                ["group", "topic", "partition"], registry=reg),
+                ["group", "topic", "partition"], registry=reg, multiprocess_mode="mostrecent"),
             retries_scheduled=Counter(
                 "tds_retries_scheduled", "Messages moved to a retry level, by stage and level.",
                 ["stage", "level"], registry=reg),
@@ -85,7 +96,7 @@ class Metrics:
             zoho_budget_remaining=Gauge(
                 "tds_zoho_budget_remaining_requests",
                 "Zoho request budget left, by window (minute, day).",
-                ["window"], registry=reg),
+                ["window"], registry=reg, multiprocess_mode="mostrecent"),
             zoho_token_refreshes=Counter(
                 "tds_zoho_token_refreshes", "Zoho access-token refreshes, by outcome.",
                 ["outcome"], registry=reg),
@@ -99,3 +110,16 @@ class Metrics:
                 "tds_images_downloaded", "Item images fetched, by outcome.",
                 ["outcome"], registry=reg),
         )
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    """The text format of `registry`, or of every process when `tds up` shares a folder.
+
+    `tds up` sets PROMETHEUS_MULTIPROC_DIR for its children, so the web process's
+    /metrics shows the workers', projectors' and pollers' metrics too.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged)  # type: ignore[no-untyped-call]  # untyped upstream
+        return generate_latest(merged)
+    return generate_latest(registry)
