@@ -44,7 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if services is not None:
         load_env_file(services)  # only fills variables the caller has not set
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "passthrough", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     handler: Handler = args.handler
     try:
         settings = Settings.from_env()
