@@ -13,7 +13,12 @@ def test_commands_are_discovered() -> None:
 
 def test_sim_passes_its_options_through(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[list[str]] = []
-    monkeypatch.setattr("simulator.cli.main", lambda argv: seen.append(argv) or 0)
+
+    def fake_main(argv: list[str]) -> int:
+        seen.append(argv)
+        return 0
+
+    monkeypatch.setattr("simulator.cli.main", fake_main)
     assert main(["sim", "--port", "0", "--items", "10"]) == 0
     assert seen == [["--port", "0", "--items", "10"]]
 
