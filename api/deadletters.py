@@ -1,0 +1,88 @@
+"""Dead letters: a filterable page, and retry (one, some or all) back to their stage."""
+
+from __future__ import annotations
+
+import orjson
+from aiohttp import web
+
+from api import queries
+from api.auth import require_token
+from api.commands import read_json
+from api.context import API, ApiContext
+from api.errors import BadRequest
+from api.params import choice_param, int_param, text_param
+from api.render import json_response
+from schemas.events import ENTITY_TYPES
+from tds.retry import restore_headers
+
+STATUSES = ("pending", "retried", "resolved")
+MAX_RETRY = 10_000
+
+
+async def list_dead(request: web.Request) -> web.Response:
+    """GET /api/tds/deadletter?limit&offset&status&stage&entity_type&error_class."""
+    ctx = request.app[API]
+    limit = int_param(request, "limit", 50, 1, 500)
+    offset = int_param(request, "offset", 0, 0, 10_000_000)
+    async with ctx.pool.acquire() as conn:
+        total, items = await queries.list_dead_letters(
+            conn, limit=limit, offset=offset, status=choice_param(request, "status", STATUSES),
+            stage=text_param(request, "stage", 50),
+            entity_type=choice_param(request, "entity_type", ENTITY_TYPES),
+            error_class=text_param(request, "error_class", 200))
+    return json_response({"total": total, "limit": limit, "offset": offset, "items": items})
+
+
+async def retry(request: web.Request) -> web.Response:
+    """POST /api/tds/deadletter/retry {"ids": [...]} or {"all": true}.
+
+    Each pending dead letter goes back, key and value bytes unchanged, to the topic it
+    first failed on, with its original ce_type; the row turns `retried` once Kafka acked.
+    Its retry headers stay, so one more failure sends it straight back here.
+    """
+    ctx = request.app[API]
+    require_token(request, ctx.settings.api_token)
+    body = await read_json(request)
+    ids = body.get("ids")
+    if body.get("all") is True:
+        return await _retry(ctx, None)
+    if isinstance(ids, list) and ids and all(isinstance(i, str) and len(i) < 300 for i in ids):
+        return await _retry(ctx, ids)
+    raise BadRequest('send {"ids": ["<dead letter id>", ...]} or {"all": true}')
+
+
+async def _retry(ctx: ApiContext, wanted: list[str] | None) -> web.Response:
+    retried: list[str] = []
+    async with ctx.pool.acquire() as conn:
+        chosen = await queries.pending_dead_letter_ids(conn, wanted, MAX_RETRY)
+        for dead_id in chosen:
+            row = await conn.fetchrow(
+                "SELECT message_key, message_value, headers, original_topic FROM dead_letters "
+                "WHERE id = $1", dead_id)
+            if row is None or row["original_topic"] is None:
+                continue
+            headers = [(name, str(value).encode()) for name, value in
+                       _headers(row["headers"]).items() if value is not None]
+            await ctx.sink.publish(
+                row["original_topic"], bytes(row["message_value"] or b""),
+                key=bytes(row["message_key"]) if row["message_key"] is not None else None,
+                headers=restore_headers(headers))
+            await conn.execute(
+                "UPDATE dead_letters SET status = 'retried', status_changed_at = now(), "
+                "retry_count = retry_count + 1 WHERE id = $1 AND status = 'pending'", dead_id)
+            retried.append(dead_id)
+    missing = sorted(set(wanted or ()) - set(retried))
+    return json_response({"requested": len(retried), "ids": retried,
+                          "not_pending": missing}, status=202)
+
+
+def _headers(raw: object) -> dict[str, object]:
+    doc = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+    return doc if isinstance(doc, dict) else {}
+
+
+async def retry_all(request: web.Request) -> web.Response:
+    """POST /api/tds/deadletter/retry-all (the guide's spelling): every pending one."""
+    ctx = request.app[API]
+    require_token(request, ctx.settings.api_token)
+    return await _retry(ctx, None)

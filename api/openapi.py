@@ -1,0 +1,124 @@
+"""The OpenAPI 3.1 document of the admin API, BFF and webhook (served at /api/openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_OBJ: dict[str, Any] = {"type": "object"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    texts = {400: "malformed request", 401: "missing or wrong bearer token",
+             404: "not found", 413: "body too large", 415: "unsupported content type",
+             503: "a dependency (Kafka, PostgreSQL) is unavailable"}
+    return {str(c): _json(_ERROR, texts[c]) for c in codes}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}
+
+
+_PAGE = [_query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size"),
+         _query("offset", {"type": "integer", "minimum": 0, "maximum": 10_000_000},
+                "rows to skip")]
+_ENTITY = {"type": "string", "enum": ["item", "stock", "location", "contact", "salesorder",
+                                      "invoice", "customerpayment", "creditnote", "bill",
+                                      "vendorpayment"]}
+_BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+
+
+def document() -> dict[str, Any]:
+    """The whole document."""
+    get_ok = {"200": _json(_OBJ, "ok"), **_errors(400, 503)}
+    accepted = {"202": _json(_OBJ, "accepted: a command was published"),
+                **_errors(400, 401, 503)}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "TDS admin API", "version": "2.0.0",
+                 "description": "TSH Data Sync: health, queue, sync runs, dead letters, "
+                                "manual syncs, the BFF and the Zoho webhook."},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": {"type": "object", "required": ["error", "detail"],
+                                  "properties": {"error": {"type": "string"},
+                                                 "detail": {"type": "string"}}}},
+        },
+        "paths": {
+            "/api/tds/health": {"get": {
+                "summary": "Health from real checks of Kafka, PostgreSQL and the groups",
+                "responses": {"200": _json(_OBJ, "healthy or degraded"),
+                              "503": _json(_OBJ, "unhealthy")}}},
+            "/api/tds/status": {"get": {"summary": "Lag, entity counts, dead letters, runs",
+                                        "responses": get_ok}},
+            "/api/tds/queue": {"get": {"summary": "Lag by topic and priority, rate, ETA",
+                                       "responses": get_ok}},
+            "/api/tds/history": {"get": {"summary": "Chart series over time",
+                                         "responses": get_ok}},
+            "/api/tds/sync": {"post": {
+                "summary": "Start a manual sync (publishes a command)", "security": _BEARER,
+                "requestBody": {"required": False, "content": {"application/json": {
+                    "schema": {"type": "object", "properties": {
+                        "entity_type": {"oneOf": [{"type": "string"}, {"type": "null"},
+                                                  {"type": "array",
+                                                   "items": {"type": "string"}}]},
+                        "source": {"type": "string", "enum": ["zoho"]},
+                        "mode": {"type": "string", "enum": ["full", "incremental"]}}}}}},
+                "responses": accepted}},
+            "/api/tds/stock/sync": {"post": {"summary": "Start a stock sync",
+                                             "security": _BEARER, "responses": accepted}},
+            "/api/tds/sync-runs": {"get": {
+                "summary": "Sync runs, newest first",
+                "parameters": [*_PAGE,
+                               _query("status", {"type": "string", "enum": [
+                                   "started", "completed", "failed"]}, "run status"),
+                               _query("run_type", {"type": "string", "enum": [
+                                   "full", "incremental", "stock", "manual"]}, "run type"),
+                               _query("entity_type", _ENTITY, "entity type")],
+                "responses": get_ok}},
+            "/api/tds/sync-runs/{run_id}": {"get": {
+                "summary": "One run with its changes (format=log: a text file)",
+                "parameters": [{"name": "run_id", "in": "path", "required": True,
+                                "schema": {"type": "string"}},
+                               _query("format", {"type": "string", "enum": ["json", "log"]},
+                                      "json (default) or log")],
+                "responses": {"200": {"description": "the run",
+                                      "content": {"application/json": {"schema": _OBJ},
+                                                  "text/plain": {"schema": {
+                                                      "type": "string"}}}},
+                              **_errors(400, 404, 503)}}},
+            "/api/tds/deadletter": {"get": {
+                "summary": "Dead letters, newest first",
+                "parameters": [*_PAGE,
+                               _query("status", {"type": "string", "enum": [
+                                   "pending", "retried", "resolved"]}, "status"),
+                               _query("stage", {"type": "string", "maxLength": 50}, "stage"),
+                               _query("entity_type", _ENTITY, "entity type"),
+                               _query("error_class", {"type": "string", "maxLength": 200},
+                                      "error class")],
+                "responses": get_ok}},
+            "/api/tds/deadletter/retry": {"post": {
+                "summary": "Send dead letters back to the stage that failed",
+                "security": _BEARER,
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"type": "object", "properties": {
+                        "ids": {"type": "array", "items": {"type": "string"}},
+                        "all": {"type": "boolean"}}}}}},
+                "responses": accepted}},
+            "/api/bff/tds/status": {"get": {"summary": "Compact status for mobile",
+                                            "responses": get_ok}},
+            "/api/bff/tds/recent": {"get": {"summary": "Recent runs and changes",
+                                            "responses": get_ok}},
+            "/api/webhooks/zoho": {"post": {
+                "summary": "Zoho webhook (also PUT, DELETE; /api/webhooks/zoho/{entity})",
+                "responses": {"200": _json(_OBJ, "published (after Kafka's ack)"),
+                              **_errors(400, 401, 413, 415, 503)}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics",
+                                 "responses": {"200": {"description": "text exposition"}}}},
+        },
+    }
