@@ -13,7 +13,7 @@ export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down lint test test-unit bench demo clean
+.PHONY: help venv system-deps up down lint test test-unit bench demo clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,6 +27,17 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP) ## create .venv and install the pinned dependencies
 
+# Debian packages the tests drive: headless Chromium (dashboard) and promtool (metric names).
+SYSTEM_TOOLS := chromium chromedriver promtool
+system-deps: ## install Chromium, ChromeDriver and promtool from Debian when missing
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages for:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    chromium chromium-driver prometheus >/dev/null; \
+	fi
+
 up: venv ## start (or reuse) Kafka and PostgreSQL; writes .tds/services.env
 	$(BIN)/python -m tds.provision up
 
@@ -37,7 +48,7 @@ lint: venv ## ruff and mypy --strict
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: venv up lint ## the whole suite against real Kafka and PostgreSQL
+test: venv system-deps up lint ## the whole suite against real Kafka and PostgreSQL
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: venv ## unit and property tests only (no services)
