@@ -1,0 +1,1 @@
+"""Tests of the Zoho client and pollers."""

@@ -1,0 +1,141 @@
+"""The rate limiter on a virtual clock: pace, window, server headers, 44, 45, 1070."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from producers.zoho.errors import ZohoDailyLimitExceeded
+from producers.zoho.ratelimit import RateLimiter
+
+T0 = 1_763_000_000.0  # 2025-11-13T02:13:20Z
+
+
+class VirtualClock:
+    """Time moves only when someone sleeps."""
+
+    def __init__(self, start: float = T0) -> None:
+        self.now = start
+        self.sends: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+
+async def _send(limiter: RateLimiter, clock: VirtualClock, count: int) -> None:
+    for _ in range(count):
+        async with limiter.slot():
+            clock.sends.append(clock.now)
+
+
+def _max_in_window(times: list[float], window: float = 60.0) -> int:
+    return max(sum(1 for t in times if start <= t < start + window) for start in times)
+
+
+async def test_paced_evenly_and_never_over_the_limit_in_any_window() -> None:
+    clock = VirtualClock()
+    limiter = RateLimiter(per_minute=100, clock=clock)
+    await _send(limiter, clock, 250)
+    assert _max_in_window(clock.sends) <= 100
+    gaps = [b - a for a, b in zip(clock.sends, clock.sends[1:], strict=False)]
+    assert min(gaps) >= 0.6 - 1e-6
+    elapsed = clock.sends[-1] - clock.sends[0]
+    assert 149.0 <= elapsed <= 151.0  # (250 - 1) x 0.6 s, plus the window safety margin
+
+
+async def test_burst_mode_still_respects_the_sliding_window() -> None:
+    clock = VirtualClock()
+    limiter = RateLimiter(per_minute=10, smooth=False, clock=clock)
+    await _send(limiter, clock, 25)
+    assert _max_in_window(clock.sends) <= 10
+    assert clock.sends[9] == T0 and clock.sends[10] >= T0 + 60
+
+
+async def test_server_headers_stop_us_when_others_spent_the_minute() -> None:
+    clock = VirtualClock()
+    limiter = RateLimiter(per_minute=100, clock=clock)
+    await _send(limiter, clock, 1)
+    limiter.observe({"X-Rate-Limit-Limit": "100", "X-Rate-Limit-Remaining": "0",
+                     "X-Rate-Limit-Reset": "42"})
+    await _send(limiter, clock, 1)
+    assert clock.sends[-1] >= T0 + 42
+
+
+async def test_header_limit_lowers_the_pace() -> None:
+    clock = VirtualClock()
+    limiter = RateLimiter(per_minute=100, clock=clock)
+    limiter.observe({"X-Rate-Limit-Limit": "10", "X-Rate-Limit-Remaining": "10",
+                     "X-Rate-Limit-Reset": "60"})
+    await _send(limiter, clock, 3)
+    assert clock.sends[2] - clock.sends[0] >= 12 - 1e-6
+
+
+async def test_stale_headers_of_the_same_window_are_ignored() -> None:
+    clock = VirtualClock()
+    limiter = RateLimiter(per_minute=100, clock=clock)
+    limiter.observe({"X-Rate-Limit-Remaining": "5", "X-Rate-Limit-Reset": "30"})
+    limiter.observe({"X-Rate-Limit-Remaining": "50", "X-Rate-Limit-Reset": "30"})
+    assert limiter._server_remaining == 5
+
+
+async def test_minute_exhausted_holds_every_caller_until_reset() -> None:
+    clock = VirtualClock()
+    limiter = RateLimiter(per_minute=100, clock=clock)
+    limiter.observe({"X-Rate-Limit-Remaining": "3", "X-Rate-Limit-Reset": "20"})
+    assert limiter.minute_exhausted({}) == pytest.approx(20)
+    await _send(limiter, clock, 1)
+    assert clock.sends[0] >= T0 + 20
+    fresh = RateLimiter(clock=VirtualClock())
+    assert fresh.minute_exhausted({}) == pytest.approx(60)  # no header ever seen
+
+
+async def test_daily_limit_suspends_until_midnight_or_an_hour() -> None:
+    clock = VirtualClock(datetime(2025, 11, 13, 23, 30, tzinfo=UTC).timestamp())
+    limiter = RateLimiter(clock=clock)
+    error = limiter.daily_exhausted()
+    assert error.resume_at == datetime(2025, 11, 14, tzinfo=UTC)
+    assert error.retry_after_s == pytest.approx(1800)
+    with pytest.raises(ZohoDailyLimitExceeded):
+        await _send(limiter, clock, 1)
+    clock.now += 1801
+    await _send(limiter, clock, 1)
+    early = VirtualClock(datetime(2025, 11, 13, 8, 0, tzinfo=UTC).timestamp())
+    capped = RateLimiter(clock=early)
+    assert capped.daily_exhausted().retry_after_s == pytest.approx(3600)  # probe hourly
+    offset = RateLimiter(clock=VirtualClock(clock.now))
+    offset.utc_offset = timezone(timedelta(hours=3))  # org midnight is 21:00 UTC
+    assert offset.daily_exhausted().retry_after_s == pytest.approx(3600)
+
+
+async def test_concurrency_is_lowered_then_slowly_raised() -> None:
+    clock = VirtualClock()
+    limiter = RateLimiter(per_minute=10_000, concurrency=4, clock=clock)
+    in_flight: list[int] = []
+    gate = asyncio.Event()
+
+    async def hold() -> None:
+        async with limiter.slot():
+            in_flight.append(limiter.in_flight)
+            await gate.wait()
+
+    tasks = [asyncio.create_task(hold()) for _ in range(6)]
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert limiter.in_flight == 4
+    limiter.too_concurrent()
+    assert limiter.concurrency == 3
+    gate.set()
+    await asyncio.gather(*tasks)
+    assert max(in_flight) == 4 and limiter.in_flight == 0
+    for _ in range(50):
+        limiter.success()
+    assert limiter.concurrency == 4
+    for _ in range(10):
+        limiter.too_concurrent()
+    assert limiter.concurrency == 1
