@@ -1,0 +1,367 @@
+"""Projector benchmark: events/s from tds.entity.synced into PostgreSQL, in one run, for
+
+- the projector (COPY staging, bulk upsert with the version rule, audit, offsets in the
+  same transaction), one process and two processes in one group;
+- a per-row consumer: one `INSERT … ON CONFLICT DO UPDATE … WHERE newer` per event (and
+  its child rows), autocommit, Kafka offsets committed every 1,000 events;
+- dlt loading the same records (merge on the key, dlt's own child tables);
+- replay: `tds replay` of every model from the same topic.
+
+    python -m bench.projector [--events 100000] [--batch-size 2000] [--skip-dlt]
+
+Writes bench/out/projector-<time>.json and .md. Uses the Kafka and PostgreSQL of
+.tds/services.env (or the environment); everything it creates is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from bench.projector.events import Workload
+from projections.catalog import MODELS
+from projections.database import open_pool
+from projections.projector import ProjectorTopics, decode_entity, run
+from projections.rebuild import Rebuild
+from projections.sql import child_columns, main_columns, q
+from schemas.codec import default_codec
+from tds.kafka import consumer_config, producer_config
+from tds.metrics import Metrics
+from tds.migrate import apply
+from tds.retry import RetryPolicy
+from tds.settings import find_services_env, load_env_file
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "bench" / "out"
+MIGRATIONS = ROOT / "projections" / "migrations"
+
+
+def _ends(bootstrap: str, topic: str) -> dict[int, int]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-marks"})
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in meta.partitions}
+    finally:
+        consumer.close()
+
+
+async def _caught_up(dsn: str, schema: str, group: str, topic: str, ends: dict[int, int],
+                     timeout_s: float) -> tuple[float, int]:
+    """Wait for the group to reach `ends`; returns when and where its first batch landed."""
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": schema})
+    deadline = time.monotonic() + timeout_s
+    first: tuple[float, int] | None = None
+    try:
+        while True:
+            rows = await conn.fetch("SELECT partition, next_offset FROM projection_offsets "
+                                    "WHERE consumer_group = $1 AND topic = $2", group, topic)
+            stored = {r["partition"]: r["next_offset"] for r in rows}
+            if first is None and stored:
+                first = (time.perf_counter(), sum(stored.values()))
+            if all(stored.get(p, 0) >= o for p, o in ends.items() if o):
+                return first or (time.perf_counter(), 0)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{group} not caught up: {stored} < {ends}")
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+
+
+class Bench:
+    """One benchmark run: a topic of `events` events and a schema per contender."""
+
+    def __init__(self, bootstrap: str, dsn: str, events: int, batch_size: int) -> None:
+        self.bootstrap, self.dsn, self.events, self.batch_size = bootstrap, dsn, events, batch_size
+        tag = uuid.uuid4().hex[:8]
+        self.topic = f"bench.projector.{tag}"
+        self.tag = tag
+        self.schemas: list[str] = []
+        self.results: dict[str, Any] = {}
+
+    async def schema(self, name: str) -> str:
+        schema = f"bench_{name}_{self.tag}"
+        await apply(self.dsn, MIGRATIONS, schema=schema)
+        self.schemas.append(schema)
+        return schema
+
+    def produce(self) -> None:
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        admin.create_topics([NewTopic(self.topic, num_partitions=3, replication_factor=1)]
+                            )[self.topic].result(30)
+        producer = Producer(producer_config(self.bootstrap, **{"linger.ms": 20}))
+        started = time.perf_counter()
+        count = 0
+        for key, event in Workload(keys=max(self.events // 10, 100)).stream(self.events):
+            while True:
+                try:
+                    producer.produce(self.topic, key=key, value=event.encode())
+                    break
+                except BufferError:
+                    producer.poll(0.1)
+            count += 1
+        producer.flush(120)
+        elapsed = time.perf_counter() - started
+        self.results["produce (Avro encode + Kafka)"] = {
+            "events": count, "seconds": elapsed, "events_per_s": count / elapsed}
+
+    async def projector(self, members: int = 1) -> None:
+        schema = await self.schema(f"proj{members}")
+        group = f"bench-proj{members}-{self.tag}"
+        ends = _ends(self.bootstrap, self.topic)
+        started = time.perf_counter()
+        if members == 1:
+            pool = await open_pool(self.dsn, schema=schema, synchronous_commit=False)
+            stop = asyncio.Event()
+            task = asyncio.create_task(run(
+                pool=pool, bootstrap=self.bootstrap, group=group,
+                topics=ProjectorTopics(self.topic, "", ""), policy=RetryPolicy((60.0,)),
+                metrics=Metrics.create(), stop=stop, batch_size=self.batch_size,
+                max_wait_s=0.05))
+            try:
+                first = await _caught_up(self.dsn, schema, group, self.topic, ends, 600)
+            finally:
+                elapsed = time.perf_counter() - started
+                stop.set()
+                await task
+                await pool.close()
+        else:
+            env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+                   "DATABASE_URL": self.dsn, "TDS_LOG_LEVEL": "WARNING"}
+            procs = [await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "tds.cli", "project", "--group", group,
+                "--entity-topic", self.topic, "--sync-runs-topic", "", "--deadletter-topic",
+                "", "--schema", schema, "--batch-size", str(self.batch_size),
+                "--max-wait-ms", "50", cwd=ROOT, env=env) for _ in range(members)]
+            try:
+                first = await _caught_up(self.dsn, schema, group, self.topic, ends, 600)
+            finally:
+                elapsed = time.perf_counter() - started
+                for proc in procs:
+                    proc.terminate()
+                for proc in procs:
+                    await asyncio.wait_for(proc.wait(), 30)
+        name = "projector" if members == 1 else f"projector x{members} processes"
+        total = sum(ends.values())
+        steady = (total - first[1]) / max(started + elapsed - first[0], 1e-9)
+        self.results[name] = {
+            "events": total, "seconds": elapsed, "events_per_s": total / elapsed,
+            "steady_events_per_s": steady,
+            "note": ("process start, " if members > 1 else "") + "group join included; "
+            f"after the first batch: {steady:,.0f} ev/s"}
+        if members == 1:
+            self.results["_projector_schema"] = (schema, group)
+
+    async def per_row(self) -> None:
+        schema = await self.schema("perrow")
+        conn = await asyncpg.connect(self.dsn, server_settings={"search_path": schema})
+        upserts, children = {}, {}
+        for m in MODELS:
+            cols = [c for c, _ in main_columns(m)]
+            values = ", ".join(f"${i}::jsonb" if c == "raw" else f"${i}"
+                               for i, c in enumerate(cols, 1))
+            updates = ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in cols[2:])
+            upserts[m.name] = (
+                f"INSERT INTO {q(m.table)} AS t ({', '.join(q(c) for c in cols)}) "
+                f"VALUES ({values}) ON CONFLICT (org_id, {q(m.id_column)}) DO UPDATE SET "
+                f"{updates} WHERE (t.version_modified_at, t.version_offset, t.event_id) < "
+                "(EXCLUDED.version_modified_at, EXCLUDED.version_offset, EXCLUDED.event_id) "
+                f"RETURNING 1")
+            for child in m.children:
+                ccols = [c for c, _ in child_columns(m, child)]
+                children[child.table] = (
+                    f"DELETE FROM {q(child.table)} WHERE org_id = $1 AND {q(m.id_column)} = $2",
+                    f"INSERT INTO {q(child.table)} ({', '.join(q(c) for c in ccols)}) VALUES "
+                    f"({', '.join(f'${i}' for i in range(1, len(ccols) + 1))})")
+        consumer = Consumer(consumer_config(self.bootstrap, f"bench-perrow-{self.tag}"))
+        consumer.subscribe([self.topic])
+        codec = default_codec()
+        total, done = sum(_ends(self.bootstrap, self.topic).values()), 0
+        started = time.perf_counter()
+        try:
+            while done < total:
+                message = await asyncio.to_thread(consumer.poll, 1.0)
+                if message is None or message.error():
+                    continue
+                done += 1
+                event = decode_entity(message.value() or b"", codec, topic=self.topic,
+                                      partition=message.partition() or 0,
+                                      offset=message.offset() or 0)
+                for m in MODELS:
+                    if event.entity_type not in m.entity_types or not m.accepts(event):
+                        continue
+                    if event.op == "delete":
+                        await conn.execute(
+                            f"DELETE FROM {q(m.table)} WHERE org_id = $1 AND "
+                            f"{q(m.id_column)} = $2 AND (version_modified_at, version_offset) "
+                            "< ($3, $4)", event.org_id, event.entity_id,
+                            event.version_modified_at, event.version_offset)
+                        continue
+                    if await conn.fetchval(upserts[m.name], *m.row(event)) and m.children:
+                        for child in m.children:
+                            delete, insert = children[child.table]
+                            await conn.execute(delete, event.org_id, event.entity_id)
+                            rows = m.child_rows(child, event)
+                            if rows:
+                                await conn.executemany(insert, rows)
+                if done % 1000 == 0:
+                    consumer.commit(asynchronous=True)
+            elapsed = time.perf_counter() - started
+        finally:
+            consumer.close()
+            await conn.close()
+        self.results["per-row INSERT ... ON CONFLICT"] = {
+            "events": total, "seconds": elapsed, "events_per_s": total / elapsed,
+            "note": "autocommit per statement, no audit, offsets in Kafka only"}
+
+    def dlt(self) -> None:
+        # dlt insists on a password; the local server trusts loopback and ignores it.
+        os.environ.setdefault("DESTINATION__POSTGRES__CREDENTIALS__PASSWORD", "unused")
+        dlt: Any = importlib.import_module("dlt")
+        schema = f"bench_dlt_{self.tag}"
+        self.schemas += [schema, f"{schema}_staging"]  # dlt merges through a staging schema
+        codec = default_codec()
+        total = sum(_ends(self.bootstrap, self.topic).values())
+
+        def records() -> Iterator[dict[str, Any]]:
+            consumer = Consumer(consumer_config(self.bootstrap, f"bench-dlt-{self.tag}"))
+            consumer.subscribe([self.topic])
+            done = 0
+            try:
+                while done < total:
+                    for message in consumer.consume(5000, 1.0):
+                        if message.error():
+                            continue
+                        done += 1
+                        e = decode_entity(message.value() or b"", codec, topic=self.topic,
+                                          partition=message.partition() or 0,
+                                          offset=message.offset() or 0)
+                        yield {**(e.record or {}), "org_id": e.org_id, "entity_id": e.entity_id,
+                               "entity_type": e.entity_type, "op": e.op,
+                               "version_modified_at": e.version_modified_at,
+                               "version_offset": e.version_offset, "event_id": e.event_id,
+                               "raw": e.raw_json}
+            finally:
+                consumer.close()
+
+        table: Callable[[dict[str, Any]], str] = lambda row: str(row["entity_type"])  # noqa: E731
+        resource = dlt.resource(
+            records, name="entity_synced", table_name=table,
+            write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+            primary_key=("org_id", "entity_id"), columns={"raw": {"data_type": "json"}})
+        resource.apply_hints(merge_key=("org_id", "entity_id"))
+        with tempfile.TemporaryDirectory() as folder:
+            pipeline = dlt.pipeline(pipeline_name=f"bench_{self.tag}",
+                                    destination=dlt.destinations.postgres(credentials=self.dsn),
+                                    dataset_name=schema, pipelines_dir=folder)
+            started = time.perf_counter()
+            pipeline.run(resource)
+            elapsed = time.perf_counter() - started
+        self.results["dlt (merge, postgres)"] = {
+            "events": total, "seconds": elapsed, "events_per_s": total / elapsed,
+            "note": f"dlt {dlt.__version__}: extract + normalize + load in one run"}
+
+    async def replay(self) -> None:
+        schema, group = self.results.pop("_projector_schema")
+        pool = await open_pool(self.dsn, schema=schema, synchronous_commit=False)
+        try:
+            report = await Rebuild(pool=pool, bootstrap=self.bootstrap, topic=self.topic,
+                                   group=group, models=MODELS, batch_size=5000).run()
+        finally:
+            await pool.close()
+        self.results["replay (all models, swap)"] = {
+            "events": report.events, "seconds": report.seconds, "events_per_s": report.rate,
+            "identical": report.identical, "note": "build + index + checksum + swap"}
+
+    async def cleanup(self) -> None:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            for schema in self.schemas:
+                await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        for future in admin.delete_topics([self.topic]).values():
+            future.result(30)
+
+
+def _write(results: dict[str, Any], args: argparse.Namespace) -> Path:
+    OUT.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    meta = {"when": stamp, "events": args.events, "batch_size": args.batch_size,
+            "cpus": os.cpu_count(), "python": platform.python_version(),
+            "load_average": os.getloadavg()}
+    (OUT / f"projector-{stamp}.json").write_text(json.dumps(
+        {"meta": meta, "results": results}, indent=2, default=str))
+    lines = [f"# Projector benchmark {stamp}", "",
+             f"{args.events:,} events of tds.entity.synced (3 partitions), batch size "
+             f"{args.batch_size}, {os.cpu_count()} CPUs shared with Kafka and PostgreSQL "
+             f"(load average at the end {meta['load_average'][0]:.2f}).", "",
+             "| contender | events | seconds | events/s | note |",
+             "| --- | ---: | ---: | ---: | --- |"]
+    for name, r in results.items():
+        lines.append(f"| {name} | {r['events']:,} | {r.get('seconds', 0):.1f} | "
+                     f"{r['events_per_s']:,.0f} | {r.get('note', '')} |")
+    path = OUT / f"projector-{stamp}.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+async def _main(args: argparse.Namespace) -> int:
+    services = find_services_env()
+    if services is not None:
+        load_env_file(services)
+    bootstrap, dsn = os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["DATABASE_URL"]
+    bench = Bench(bootstrap, dsn, args.events, args.batch_size)
+    try:
+        print(f"producing {args.events:,} events ...", file=sys.stderr)
+        bench.produce()
+        print("projector ...", file=sys.stderr)
+        await bench.projector()
+        if args.processes > 1:
+            print(f"projector x{args.processes} ...", file=sys.stderr)
+            await bench.projector(args.processes)
+        print("replay ...", file=sys.stderr)
+        await bench.replay()
+        print("per-row consumer ...", file=sys.stderr)
+        await bench.per_row()
+        if not args.skip_dlt:
+            print("dlt ...", file=sys.stderr)
+            await asyncio.to_thread(bench.dlt)
+    finally:
+        await bench.cleanup()
+    path = _write(bench.results, args)
+    print(path.read_text())
+    return 0
+
+
+def main() -> int:
+    """Parse options and run."""
+    parser = argparse.ArgumentParser(prog="python -m bench.projector", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--processes", type=int, default=2,
+                        help="also run this many projector processes in one group (1: skip)")
+    parser.add_argument("--skip-dlt", action="store_true", help="leave out the dlt peer")
+    return asyncio.run(_main(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Send messages a consumer could not handle into the shared retry chain (tds.retry).
+
+Key and value bytes go unchanged to the topic `tds.retry.route_failure` picks, with the
+headers it builds. `flush` must return before the batch's transaction commits, so a
+failure is never acknowledged without having been handed on (a crash in between sends
+it again: the chain is at-least-once, and the version rule makes a repeat harmless).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, Producer
+
+from consumers.batching import MessageLike
+from consumers.errors import ConsumerError
+from tds.metrics import Metrics
+from tds.retry import Origin, RetryPolicy, route_failure
+
+logger = logging.getLogger(__name__)
+
+
+class RoutingUnavailable(ConsumerError):
+    """Kafka did not acknowledge a message sent to the retry chain; the batch is retried."""
+
+    retriable = True
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """One message handed to the retry chain."""
+
+    topic: str
+    attempt: int
+    dead: bool
+
+
+def _identity(topic: str) -> str:
+    return topic
+
+
+class FailureRouter:
+    """Route failed messages of one consumer group and stage through the retry chain."""
+
+    def __init__(
+        self,
+        *,
+        producer: Producer,
+        policy: RetryPolicy,
+        group: str,
+        stage: str,
+        metrics: Metrics | None = None,
+        topic_for: Callable[[str], str] = _identity,
+        flush_timeout_s: float = 30.0,
+    ) -> None:
+        self._producer = producer
+        self._policy = policy
+        self._group = group
+        self._stage = stage
+        self._metrics = metrics
+        self._topic_for = topic_for
+        self._flush_timeout_s = flush_timeout_s
+        self._errors: list[KafkaError] = []
+        self.pending = 0
+
+    def route(self, message: MessageLike, error: BaseException) -> Routed:
+        """Queue `message` for the retry level (or the dead letters) its history calls for."""
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        _, stamp = message.timestamp()
+        origin = Origin(topic or "", partition or 0, offset or 0, max(stamp, 0),
+                        self._group, self._stage)
+        routing = route_failure(self._policy, message.headers(), origin, error,
+                                source=f"/tds/{self._stage}")
+        target = self._topic_for(routing.topic)
+        self._producer.produce(target, key=message.key(), value=message.value(),
+                               headers=routing.headers, on_delivery=self._delivered)
+        self.pending += 1
+        logger.warning(
+            "%s[%s]@%s %s: %s (%s); sent to %s", topic, partition, offset,
+            type(error).__name__, error, "dead letter" if routing.dead else
+            f"attempt {routing.attempt}", target,
+            extra={"topic": topic, "partition": partition, "offset": offset})
+        if self._metrics is not None:
+            if routing.dead:
+                reason = "invalid" if not getattr(error, "retriable", True) else "exhausted"
+                self._metrics.dead_letters.labels(self._stage, reason).inc()
+            else:
+                self._metrics.retries_scheduled.labels(self._stage, str(routing.attempt)).inc()
+        return Routed(target, routing.attempt, routing.dead)
+
+    def _delivered(self, error: KafkaError | None, _message: object) -> None:
+        if error is not None:
+            self._errors.append(error)
+
+    def flush(self) -> None:
+        """Wait until Kafka acknowledged every routed message, or raise RoutingUnavailable."""
+        if not self.pending:
+            return
+        left = self._producer.flush(self._flush_timeout_s)
+        errors, self._errors = self._errors, []
+        self.pending = 0
+        if left or errors:
+            raise RoutingUnavailable(
+                f"retry chain not acknowledged ({left} unsent, errors: {errors[:3]})")
