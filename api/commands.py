@@ -44,6 +44,10 @@ def _entity_types(value: Any) -> list[str]:
     if value in (None, "", "all"):
         return list(SYNCABLE)
     names = value if isinstance(value, list) else [value]
+    if not names:
+        raise BadRequest("entity_type is an empty list: name at least one, or send null/'all'")
+    if "all" in names:
+        return list(SYNCABLE)
     out = []
     for name in names:
         entity = canonical_entity(name) if isinstance(name, str) else None

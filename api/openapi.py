@@ -30,6 +30,11 @@ _PAGE = [_query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "pag
 _ENTITY = {"type": "string", "enum": ["item", "stock", "location", "contact", "salesorder",
                                       "invoice", "customerpayment", "creditnote", "bill",
                                       "vendorpayment"]}
+# PostgreSQL text cannot hold NUL, so a filter with one can match nothing: refused.
+_NO_NUL = "^[^\\u0000]*$"
+_SYNCABLE = {"type": "string", "enum": ["all", "item", "contact", "salesorder", "invoice",
+                                       "customerpayment", "creditnote", "bill",
+                                       "vendorpayment", "location"]}
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
@@ -64,9 +69,11 @@ def document() -> dict[str, Any]:
                 "summary": "Start a manual sync (publishes a command)", "security": _BEARER,
                 "requestBody": {"required": False, "content": {"application/json": {
                     "schema": {"type": "object", "properties": {
-                        "entity_type": {"oneOf": [{"type": "string"}, {"type": "null"},
-                                                  {"type": "array",
-                                                   "items": {"type": "string"}}]},
+                        "entity_type": {
+                            "description": "one entity, several, or all (null or 'all'); "
+                                           "aliases such as products or customers work too",
+                            "oneOf": [_SYNCABLE, {"type": "null"},
+                                      {"type": "array", "items": _SYNCABLE, "minItems": 1}]},
                         "source": {"type": "string", "enum": ["zoho"]},
                         "mode": {"type": "string", "enum": ["full", "incremental"]}}}}}},
                 "responses": accepted}},
@@ -97,18 +104,22 @@ def document() -> dict[str, Any]:
                 "parameters": [*_PAGE,
                                _query("status", {"type": "string", "enum": [
                                    "pending", "retried", "resolved"]}, "status"),
-                               _query("stage", {"type": "string", "maxLength": 50}, "stage"),
+                               _query("stage", {"type": "string", "maxLength": 50,
+                                                "pattern": _NO_NUL}, "stage"),
                                _query("entity_type", _ENTITY, "entity type"),
-                               _query("error_class", {"type": "string", "maxLength": 200},
-                                      "error class")],
+                               _query("error_class", {"type": "string", "maxLength": 200,
+                                                      "pattern": _NO_NUL}, "error class")],
                 "responses": get_ok}},
             "/api/tds/deadletter/retry": {"post": {
                 "summary": "Send dead letters back to the stage that failed",
                 "security": _BEARER,
                 "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"type": "object", "properties": {
-                        "ids": {"type": "array", "items": {"type": "string"}},
-                        "all": {"type": "boolean"}}}}}},
+                    "schema": {"oneOf": [
+                        {"type": "object", "required": ["ids"], "properties": {
+                            "ids": {"type": "array", "minItems": 1, "items": {
+                                "type": "string", "maxLength": 299}}}},
+                        {"type": "object", "required": ["all"],
+                         "properties": {"all": {"const": True}}}]}}}},
                 "responses": accepted}},
             "/api/bff/tds/status": {"get": {"summary": "Compact status for mobile",
                                             "responses": get_ok}},

@@ -9,10 +9,17 @@ from aiohttp import web
 from api.errors import BadRequest
 
 
+def _single(request: web.Request, name: str) -> str | None:
+    values = request.query.getall(name, [])
+    if len(values) > 1:
+        raise BadRequest(f"{name} is given {len(values)} times; give it once")
+    return values[0] if values else None
+
+
 def int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
     """A whole number in [lo, hi]."""
-    raw = request.query.get(name)
-    if raw is None or raw == "":
+    raw = _single(request, name)
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -25,8 +32,8 @@ def int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -
 
 def choice_param(request: web.Request, name: str, options: Collection[str]) -> str | None:
     """One of `options`, or None when absent."""
-    raw = request.query.get(name)
-    if raw is None or raw == "":
+    raw = _single(request, name)
+    if raw is None:
         return None
     if raw not in options:
         raise BadRequest(f"{name}={raw!r} is not one of {', '.join(sorted(options))}")
@@ -35,8 +42,8 @@ def choice_param(request: web.Request, name: str, options: Collection[str]) -> s
 
 def text_param(request: web.Request, name: str, max_len: int = 200) -> str | None:
     """Free text up to `max_len` characters, or None."""
-    raw = request.query.get(name)
-    if raw is None or raw == "":
+    raw = _single(request, name)
+    if raw is None:
         return None
     if len(raw) > max_len or "\x00" in raw:
         raise BadRequest(f"{name} is longer than {max_len} characters or holds a NUL")
