@@ -75,7 +75,7 @@ class ApiContext:
     """Collaborators of every handler; built once by `tds web`."""
 
     settings: Settings
-    pool: asyncpg.Pool
+    pool: asyncpg.Pool | None
     inspector: KafkaInspector
     sink: CommandSink
     metrics: Metrics
@@ -85,6 +85,12 @@ class ApiContext:
     cache: TtlCache
     commands_topic: str = COMMANDS
     consumed_samples: list[tuple[float, int]] = field(default_factory=list)
+
+    def db(self) -> asyncpg.Pool:
+        """The pool, opened when the web process started."""
+        if self.pool is None:
+            raise RuntimeError("the API's database pool is not open yet")
+        return self.pool
 
 
 API = web.AppKey("tds.api", ApiContext)

@@ -24,7 +24,7 @@ async def list_dead(request: web.Request) -> web.Response:
     ctx = request.app[API]
     limit = int_param(request, "limit", 50, 1, 500)
     offset = int_param(request, "offset", 0, 0, 10_000_000)
-    async with ctx.pool.acquire() as conn:
+    async with ctx.db().acquire() as conn:
         total, items = await queries.list_dead_letters(
             conn, limit=limit, offset=offset, status=choice_param(request, "status", STATUSES),
             stage=text_param(request, "stage", 50),
@@ -53,7 +53,7 @@ async def retry(request: web.Request) -> web.Response:
 
 async def _retry(ctx: ApiContext, wanted: list[str] | None) -> web.Response:
     retried: list[str] = []
-    async with ctx.pool.acquire() as conn:
+    async with ctx.db().acquire() as conn:
         chosen = await queries.pending_dead_letter_ids(conn, wanted, MAX_RETRY)
         for dead_id in chosen:
             row = await conn.fetchrow(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 from aiohttp import web
 
 from tds.errors import TDSError
@@ -57,6 +58,19 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except HTTPError as exc:
         return web.json_response({"error": exc.error, "detail": exc.detail}, status=exc.status)
+    except (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+            asyncpg.CannotConnectNowError) as exc:
+        logger.warning("dependency unavailable on %s %s: %s", request.method, request.path, exc)
+        return web.json_response({"error": "unavailable",
+                                  "detail": f"a dependency is unavailable: {type(exc).__name__}"},
+                                 status=503)
+    except TDSError as exc:
+        if exc.retriable:  # e.g. Kafka did not answer: the client may try again
+            return web.json_response({"error": "unavailable", "detail": str(exc)[:300]},
+                                     status=503)
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        return web.json_response({"error": "internal_error",
+                                  "detail": "the server failed; see its log"}, status=500)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

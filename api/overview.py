@@ -41,7 +41,7 @@ async def _groups(ctx: ApiContext) -> list[GroupState] | None:
 async def _database_ok(ctx: ApiContext) -> tuple[bool, str]:
     try:
         async with asyncio.timeout(3):
-            await ctx.pool.fetchval("SELECT 1")
+            await ctx.db().fetchval("SELECT 1")
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         return False, f"{type(exc).__name__}: {exc}"[:200]
     return True, "ok"
@@ -67,7 +67,7 @@ async def health_doc(ctx: ApiContext) -> dict[str, Any]:
     queue = _queue_size(groups)
     last: datetime | None = None
     if db_ok:
-        async with ctx.pool.acquire() as conn:
+        async with ctx.db().acquire() as conn:
             last = await queries.last_sync(conn)
     problems = []
     if not kafka_ok:
@@ -109,7 +109,7 @@ async def health(request: web.Request) -> web.Response:
 async def status_doc(ctx: ApiContext) -> dict[str, Any]:
     """Lag per group/topic/partition, per-entity counts, dead letters, recent runs."""
     groups = await _groups(ctx)
-    async with ctx.pool.acquire() as conn:
+    async with ctx.db().acquire() as conn:
         counts = await queries.entity_counts(conn)
         dead = await queries.dead_letter_counts(conn)
         runs = await queries.recent_runs(conn, 10)
@@ -189,7 +189,7 @@ async def history(request: web.Request) -> web.Response:
     """GET /api/tds/history: chart series (throughput, error rate, Zoho calls, sync time)."""
     ctx = request.app[API]
     series = ctx.history.series()
-    async with ctx.pool.acquire() as conn:
+    async with ctx.db().acquire() as conn:
         runs = await queries.recent_runs(conn, 100)
     series["sync_time_s"] = [
         (r["finished_at"].timestamp(), r["duration_s"]) for r in reversed(runs)
@@ -201,7 +201,7 @@ async def bff_status(request: web.Request) -> web.Response:
     """GET /api/bff/tds/status: the seed's compact mobile answer."""
     ctx = request.app[API]
     doc = await ctx.cache.get("health", lambda: health_doc(ctx))
-    async with ctx.pool.acquire() as conn:
+    async with ctx.db().acquire() as conn:
         active = await queries.active_syncs(conn)
     return json_response({"sync_active": active > 0, "queue_size": doc["queue_size"],
                           "last_sync": doc["last_sync"], "health": doc["status"]})
@@ -210,7 +210,7 @@ async def bff_status(request: web.Request) -> web.Response:
 async def bff_recent(request: web.Request) -> web.Response:
     """GET /api/bff/tds/recent: the last runs and changes, compact."""
     ctx = request.app[API]
-    async with ctx.pool.acquire() as conn:
+    async with ctx.db().acquire() as conn:
         runs = await queries.recent_runs(conn, 10)
         changes = await queries.recent_changes(conn, 20)
     return json_response({

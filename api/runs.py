@@ -20,7 +20,7 @@ async def list_runs(request: web.Request) -> web.Response:
     status = choice_param(request, "status", SYNC_STATUSES)
     run_type = choice_param(request, "run_type", RUN_TYPES)
     entity = choice_param(request, "entity_type", ENTITY_TYPES)
-    async with ctx.pool.acquire() as conn:
+    async with ctx.db().acquire() as conn:
         total, runs = await queries.list_runs(conn, limit=limit, offset=offset, status=status,
                                               run_type=run_type, entity_type=entity)
     return json_response({"total": total, "limit": limit, "offset": offset, "runs": runs})
@@ -32,7 +32,7 @@ async def get_run(request: web.Request) -> web.StreamResponse:
     run_id = request.match_info["run_id"]
     fmt = choice_param(request, "format", ("json", "log")) or "json"
     text_param(request, "run_id")
-    async with ctx.pool.acquire() as conn:
+    async with ctx.db().acquire() as conn:
         run = await queries.get_run(conn, run_id)
         if run is None:
             raise NotFound(f"no sync run {run_id!r}")
