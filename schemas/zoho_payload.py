@@ -60,6 +60,9 @@ _ACTIONS = {
 }
 
 _ID = re.compile(r"^[0-9A-Za-z_.\-]{1,64}$")
+# Keys of a raw template that describe the event, not the record (facts §5.1: integrators
+# put a literal action in the raw body).
+_ENVELOPE = ("entity", "action", "event")
 _PROBE = {"test": True}
 _FORM = "application/x-www-form-urlencoded"
 
@@ -97,6 +100,13 @@ def canonical_action(name: str | None) -> str | None:
     if not name:
         return None
     return _ACTIONS.get(name.strip().lower())
+
+
+def _action_of(names: Mapping[str, str]) -> str | None:
+    """The action an `action` value or an `<entity>_<action>` event name gives."""
+    event = names.get("event", "")
+    return (canonical_action(names.get("action"))
+            or canonical_action(event.rsplit("_", 1)[-1] if "_" in event else None))
 
 
 def is_probe(body: bytes, content_type: str) -> bool:
@@ -171,7 +181,7 @@ def _locate(document: Any, hint: str | None) -> tuple[str, dict[str, Any]]:
     if entity is None:
         raise PayloadError("cannot tell the entity type: no entity key in the body and no "
                            "`entity` query parameter or path segment")
-    record = {k: v for k, v in document.items() if k != "entity"}
+    record = {k: v for k, v in document.items() if k not in _ENVELOPE}
     if "id" in record and ID_FIELDS[entity] not in record:
         record[ID_FIELDS[entity]] = record.pop("id")
     return entity, record
@@ -188,7 +198,20 @@ def parse_payload(
     hint = canonical_entity(named)
     if named and hint is None:
         raise PayloadError(f"unknown entity type {named!r}")
-    document = _document(body, content_type)
+    # A raw text template that is not a JSON object: the query names the entity and the id.
+    text_template = _media(content_type) == "text/plain" and hint and attrs.get("id")
+    try:
+        document = _document(body, content_type)
+    except PayloadError:
+        if not text_template:
+            raise
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise PayloadError("text body is not valid UTF-8") from None
+        document = {}
+    if text_template and not isinstance(document, dict):
+        document = {}
     entity, record = _locate(document, hint)
     if hint is not None and hint != entity:
         raise PayloadError(f"body holds a {entity} but the request names {hint}")
@@ -199,9 +222,9 @@ def parse_payload(
     if not isinstance(raw_id, str) or not _ID.match(raw_id):
         raise PayloadError(f"{entity} has no usable {id_field} (got {raw_id!r})")
     record[id_field] = raw_id
-    event = attrs.get("event", "")
-    action = (canonical_action(attrs.get("action"))
-              or canonical_action(event.rsplit("_", 1)[-1] if "_" in event else None)
+    literal = {k: v for k, v in document.items() if k in _ENVELOPE and isinstance(v, str)}
+    action = (_action_of(attrs)
+              or _action_of(literal)
               or ("deleted" if attrs.get("method", "").upper() == "DELETE" else None)
               or "unknown")
     return ZohoPayload(entity_type=entity, entity_id=raw_id, action=action, record=record)

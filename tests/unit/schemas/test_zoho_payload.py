@@ -99,3 +99,25 @@ def test_total_or_our_error(body: bytes, ctype: str, attrs: dict[str, str]) -> N
     except PayloadError:
         return
     assert parsed.entity_id and parsed.entity_type
+
+
+def test_raw_template_literal_action_is_read_and_kept_out_of_the_record() -> None:
+    # The simulator's (and integrators') raw template: entity and action as literals.
+    body = b'{"entity":"item","action":"edited","id":"42"}'
+    parsed = parse_payload(body, JSON)
+    assert (parsed.entity_type, parsed.entity_id, parsed.action) == ("item", "42", "edited")
+    assert parsed.record == {"item_id": "42"} and parsed.is_ping
+    assert parse_payload(body, JSON, {"action": "created"}).action == "created"  # query wins
+    event = parse_payload(b'{"entity":"bill","event":"bill_deleted","id":"7"}', JSON)
+    assert event.action == "deleted" and not event.is_ping
+
+
+def test_plain_text_raw_body_with_entity_and_id_in_the_query() -> None:
+    parsed = parse_payload(b"invoice 55 changed", "text/plain", {"entity": "invoice", "id": "55"})
+    assert (parsed.entity_type, parsed.entity_id, parsed.action) == ("invoice", "55", "unknown")
+    parsed = parse_payload(b"55", "text/plain", {"entity": "invoice", "id": "55"})  # not an object
+    assert (parsed.entity_type, parsed.entity_id) == ("invoice", "55")
+    with pytest.raises(PayloadError, match="not valid JSON"):
+        parse_payload(b"invoice 55 changed", "text/plain", {"entity": "invoice"})
+    with pytest.raises(PayloadError, match="text body is not valid UTF-8"):
+        parse_payload(b"\xff55", "text/plain", {"entity": "invoice", "id": "55"})
