@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from api.errors import error_middleware
+from api.wiring import install as install_api
 from producers.publisher import Publisher
 from producers.webhook.app import WEBHOOK_PATH
 from producers.webhook.app import add_routes as add_webhook_routes
@@ -50,17 +52,22 @@ def register(sub: Any) -> None:
                         help="serve Kafka's delivery reports from a thread (lowest latency) or "
                              "from the event loop (~30%% less CPU per message, ~0.5 ms more "
                              "latency; default: %(default)s)")
+    parser.add_argument("--no-api", action="store_true",
+                        help="serve only the webhook (no admin API, dashboard or /metrics)")
     parser.add_argument("--access-log", action="store_true",
                         help="log every request (off by default: it costs throughput)")
     parser.set_defaults(handler=run)
 
 
 def build_app(settings: Settings, *, publisher: Publisher, metrics: Metrics,
-              topic: str = RAW_REALTIME) -> web.Application:
+              topic: str = RAW_REALTIME, with_api: bool = True) -> web.Application:
     """The web application: every stage's routes, the publisher started and flushed with it."""
-    app = web.Application()
+    app = web.Application(middlewares=[error_middleware] if with_api else [])
     add_webhook_routes(app, settings=settings, publisher=publisher, metrics=metrics,
                        topic=topic)
+    if with_api:
+        # The admin API, BFF, dashboard and /metrics share the process and its publisher.
+        install_api(app, settings=settings, sink=publisher, metrics=metrics)
 
     async def start_publisher(_: web.Application) -> None:
         await publisher.start()
@@ -104,7 +111,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         webhook_producer_config(settings, ack_timeout_s=args.ack_timeout_s,
                                 linger_ms=args.linger_ms), metrics=metrics,
         loop_poll_s=_LOOP_POLL_S if args.kafka_poll == "loop" else None)
-    app = build_app(settings, publisher=publisher, metrics=metrics, topic=args.topic)
+    app = build_app(settings, publisher=publisher, metrics=metrics, topic=args.topic,
+                    with_api=not args.no_api)
     app.on_startup.append(_freeze_heap)
     mode = Authenticator.from_settings(settings).mode
     if mode == "refuse":

@@ -33,7 +33,8 @@ async def test_the_app_routes_webhooks_and_runs_the_publisher() -> None:
     publisher = Publisher(producer=producer, poll_timeout_s=0.01)
     settings = Settings.from_env({"TDS_WEBHOOK_ALLOW_UNSIGNED": "1",
                                   "ZOHO_ORGANIZATION_ID": "1"})
-    app = build_app(settings, publisher=publisher, metrics=Metrics.create(), topic="raw")
+    app = build_app(settings, publisher=publisher, metrics=Metrics.create(), topic="raw",
+                    with_api=False)
     async with TestClient(TestServer(app)) as client:
         assert publisher.running
         producer.auto_ack = True
