@@ -33,20 +33,22 @@ class CommandSink(Protocol):
                       headers: Headers | None = None) -> Any: ...
 
 
+WORKER_GROUP = "tds-streams"
+PROJECTOR_GROUP = "tds-projector"
+
+
 def default_groups(settings: Settings) -> dict[str, tuple[str, ...]]:
     """Consumer groups of a TDS deployment and the topics each one reads."""
     retries = tuple(retry_topic(i) for i in range(1, settings.retry_max_attempts + 1))
     return {
-        "tds-worker": (RAW_REALTIME, RAW_BULK),
-        "tds-projector": (ENTITY_SYNCED, SYNC_RUNS, DEADLETTER),
+        WORKER_GROUP: (RAW_REALTIME, RAW_BULK),
+        PROJECTOR_GROUP: (ENTITY_SYNCED, SYNC_RUNS, DEADLETTER),
         "tds-relay": retries,
-        "tds-poller": (COMMANDS,),
+        "tds-pollers": (COMMANDS,),
+        "tds-images": (ENTITY_SYNCED,),
     }
 
 
-# The groups whose members are "workers" on the dashboard.
-WORKER_GROUP = "tds-worker"
-PROJECTOR_GROUP = "tds-projector"
 
 
 @dataclass(slots=True)

@@ -173,6 +173,9 @@ VARIABLES: tuple[Variable, ...] = (
              "30", "Minutes between automatic stock syncs"),
     Variable("TDS_RECONCILE_INTERVAL_MINUTES", "reconcile_interval_min", _float(0.05, 10080.0),
              "5", "Minutes between incremental reconciles (catches dropped webhooks)"),
+    Variable("TDS_FULL_SYNC_INTERVAL_HOURS", "full_sync_interval_h", _float(0.0, 8760.0), "24",
+             "Hours between scheduled full syncs, which also find deletes whose webhook was "
+             "lost (0: only on request)"),
     Variable("TDS_LOG_LEVEL", "log_level", _choice(LOG_LEVELS, upper=True), "INFO",
              "Log level of every TDS process"),
     Variable("TDS_LOG_FORMAT", "log_format", _choice(("text", "json")), "text",
@@ -215,6 +218,7 @@ class Settings:
     enable_auto_sync: bool
     stock_sync_interval_min: float
     reconcile_interval_min: float
+    full_sync_interval_h: float
     log_level: str
     log_format: str
     enable_query_logging: bool

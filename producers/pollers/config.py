@@ -36,6 +36,9 @@ class PollerConfig:
     auto_sync: bool = True
     stock_interval_s: float = 1800.0
     reconcile_interval_s: float = 300.0
+    # Deletes leave no trace in Zoho's lists and their webhooks can be lost, so only a full
+    # sync (comparing ids) finds them; 0 turns the scheduled one off.
+    full_interval_s: float = 86_400.0
     # Re-read this far behind the cursor: catches records committed late with an older
     # last_modified_time; duplicates are dropped downstream by the version rule.
     overlap_s: float = 300.0
@@ -61,6 +64,7 @@ class PollerConfig:
             "auto_sync": settings.enable_auto_sync,
             "stock_interval_s": settings.stock_sync_interval_min * 60.0,
             "reconcile_interval_s": settings.reconcile_interval_min * 60.0,
+            "full_interval_s": settings.full_sync_interval_h * 3600.0,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]  # keys are this class's fields

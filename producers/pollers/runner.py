@@ -62,11 +62,15 @@ class Poller:
         """The scheduled runs (none when TDS_ENABLE_AUTO_SYNC is off)."""
         if not self.config.auto_sync:
             return []
-        return [
+        jobs = [
             Periodic("stock", self.config.stock_interval_s, ("item",), self.fire),
             Periodic("incremental", self.config.reconcile_interval_s,
                      self.config.entity_types, self.fire),
         ]
+        if self.config.full_interval_s > 0:
+            jobs.append(Periodic("full", self.config.full_interval_s,
+                                 self.config.entity_types, self.fire))
+        return jobs
 
     async def fire(self, record: RunRecord) -> None:
         """Run a slot the scheduler claimed."""

@@ -210,13 +210,16 @@ class TokenProvider:
         self._margin_s = margin_s
         self._throttle_block_s = throttle_block_s
         self._clock = clock
-        self._key = hashlib.sha256(refresh_token.reveal().encode()).hexdigest()
+        # A refresh token only means something to the accounts server that issued it, so
+        # the shared row is keyed by both (two simulators can hand out the same token).
+        self._key = hashlib.sha256(
+            f"{endpoints.accounts_url}\n{refresh_token.reveal()}".encode()).hexdigest()
         self._cached: StoredToken | None = None
         self._lock = asyncio.Lock()
 
     @property
     def key(self) -> str:
-        """sha256 of the refresh token: the `zoho_tokens` row of this provider."""
+        """sha256 of accounts URL and refresh token: the `zoho_tokens` row of this provider."""
         return self._key
 
     async def get(self, post: PostForm, *, reject: str | None = None) -> StoredToken:

@@ -52,7 +52,7 @@ async def api(database_url: str, kafka_bootstrap: str, pg_schema: str,
         settings=settings, pool=pool, inspector=KafkaInspector(bootstrap=kafka_bootstrap),
         sink=publisher, metrics=metrics,
         history=History(read=lambda: exposition(metrics.registry)),
-        groups={"tds-worker": [], "tds-projector": []}, org_id="42",
+        groups={"tds-streams": [], "tds-projector": []}, org_id="42",
         cache=TtlCache(ttl_s=1.0, enabled=False), commands_topic=commands)
     app = web.Application(middlewares=[error_middleware])
     add_routes(app, ctx)

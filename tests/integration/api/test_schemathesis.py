@@ -46,7 +46,7 @@ def _serve(database_url: str, bootstrap: str, schema: str, commands: str, port: 
             settings=settings_, pool=pool, inspector=KafkaInspector(bootstrap=bootstrap),
             sink=publisher, metrics=metrics,
             history=History(read=lambda: exposition(metrics.registry)),
-            groups={"tds-worker": []}, org_id="42", cache=TtlCache(1.0, False),
+            groups={"tds-streams": []}, org_id="42", cache=TtlCache(1.0, False),
             commands_topic=commands)
         app = web.Application(middlewares=[error_middleware])
         add_routes(app, ctx)

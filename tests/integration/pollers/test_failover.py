@@ -54,7 +54,8 @@ async def test_one_scheduler_survives_a_sigkill(
         env = {**os.environ, **sim.env(), "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
                "DATABASE_URL": schema_dsn(database_url, pg_schema),
                "TDS_STOCK_SYNC_INTERVAL_MINUTES": "0.05",
-               "TDS_RECONCILE_INTERVAL_MINUTES": "0.05", "TDS_LOG_LEVEL": "INFO"}
+               "TDS_RECONCILE_INTERVAL_MINUTES": "0.05", "TDS_FULL_SYNC_INTERVAL_HOURS": "0",
+               "TDS_LOG_LEVEL": "INFO"}
         args = [sys.executable, "-m", "tds.cli", "poll", "--raw-topic", topics.raw,
                 "--runs-topic", topics.runs, "--commands-topic", topics.commands,
                 "--group", f"g-{topics.commands}", "--tick-s", "0.5", "--heartbeat-s", "1",

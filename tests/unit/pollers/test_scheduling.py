@@ -188,5 +188,8 @@ def test_auto_sync_off_schedules_nothing() -> None:
     on = Poller(config=PollerConfig(org_id=ORG, stock_interval_s=60, reconcile_interval_s=30),
                 topics=PollTopics(), zoho=FakeZoho(), sink=MemorySink(),
                 state=MemoryPollState())
-    assert [(p.run_type, p.interval_s) for p in on.periodic()] == [("stock", 60),
-                                                                    ("incremental", 30)]
+    assert [(p.run_type, p.interval_s) for p in on.periodic()] == [
+        ("stock", 60), ("incremental", 30), ("full", 86_400)]
+    no_full = Poller(config=PollerConfig(org_id=ORG, full_interval_s=0), topics=PollTopics(),
+                     zoho=FakeZoho(), sink=MemorySink(), state=MemoryPollState())
+    assert [p.run_type for p in no_full.periodic()] == ["stock", "incremental"]

@@ -1,0 +1,71 @@
+"""`tds up`: the whole system as one supervised process tree, for a laptop or a demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shutil
+import tempfile
+from typing import Any
+
+from schemas.topics import catalogue
+from tds.commands.migrate import MIGRATIONS
+from tds.logs import configure
+from tds.migrate import apply
+from tds.settings import Settings
+from tds.supervisor import ChildSpec, Supervisor
+from tds.topics import create_missing
+
+logger = logging.getLogger(__name__)
+
+
+def register(sub: Any) -> None:
+    """Add the subcommand."""
+    parser = sub.add_parser(
+        "up", help="run web, workers, projector, relay, poller and image cache, supervised")
+    parser.add_argument("--host", default="127.0.0.1", help="web listen address")
+    parser.add_argument("--port", type=int, default=8000, help="web port (the guide's 8000)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="stream workers (default: TDS_WORKER_COUNT)")
+    parser.add_argument("--projectors", type=int, default=1, help="projector processes")
+    parser.add_argument("--no-poller", action="store_true",
+                        help="no Zoho poller (webhooks only; no periodic or manual syncs)")
+    parser.add_argument("--no-images", action="store_true", help="no image cache")
+    parser.set_defaults(handler=run)
+
+
+def children(args: argparse.Namespace, settings: Settings) -> list[ChildSpec]:
+    """The process tree `tds up` supervises."""
+    specs = [ChildSpec("web", ("web", "--host", args.host, "--port", str(args.port)))]
+    workers = args.workers if args.workers is not None else settings.worker_count
+    # Each worker keeps its RocksDB tables in its own folder (one writer per folder).
+    specs += [ChildSpec(f"worker-{i}", ("worker", "--data-dir", f".tds/streams/worker-{i}"))
+              for i in range(1, workers + 1)]
+    specs += [ChildSpec(f"projector-{i}", ("project",)) for i in range(1, args.projectors + 1)]
+    specs.append(ChildSpec("relay", ("relay",)))
+    if not args.no_poller:
+        specs.append(ChildSpec("poller", ("poll",)))
+    if not args.no_images:
+        specs.append(ChildSpec("images", ("images",)))
+    return specs
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Prepare topics and tables, then supervise the children until SIGTERM/SIGINT."""
+    configure(settings.log_level, settings.log_format, settings.secrets())
+    created = create_missing(settings.kafka,
+                             catalogue(settings.topic_partitions, settings.retry_max_attempts))
+    if created:
+        logger.info("created topics: %s", ", ".join(created))
+    asyncio.run(apply(settings.dsn, MIGRATIONS))
+    metrics_dir = tempfile.mkdtemp(prefix="tds-metrics-")
+    # Every child writes its metrics here; the web process serves them all on /metrics.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    specs = children(args, settings)
+    logger.info("dashboard: http://%s:%d/tds-admin", args.host, args.port)
+    try:
+        return Supervisor(specs).run()
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
