@@ -41,6 +41,8 @@ def parser() -> argparse.ArgumentParser:
     for name in ("customerpayments", "creditnotes", "bills", "vendorpayments"):
         p.add_argument(f"--{name}", type=int, default=None, help="default: proportional")
     p.add_argument("--stock-shape", choices=STOCK_SHAPES, default=d.stock_shape)
+    p.add_argument("--hostile-fraction", type=float, default=d.hostile_fraction,
+                   help="share of records with hostile strings (script tags, SQL, quotes)")
     p.add_argument("--org-id", default=OrgConfig().organization_id)
     p.add_argument("--webhook-url", default=None)
     p.add_argument("--webhook-format", choices=WEBHOOK_FORMATS, default=w.format)
@@ -74,6 +76,7 @@ def config_from(args: argparse.Namespace) -> SimConfig:
         bills=args.bills,
         vendorpayments=args.vendorpayments,
         stock_shape=args.stock_shape,
+        hostile_fraction=args.hostile_fraction,
     )
     webhooks = replace(
         WebhookConfig(),

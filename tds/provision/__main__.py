@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import logging
 import sys
 
 from tds.errors import ProvisionError
-from tds.provision.common import Services, state_dir, write_services_env
+from tds.provision.common import Services, cache_dir, state_dir, write_services_env
 from tds.provision.kafka import ensure_kafka, stop_kafka
 from tds.provision.postgres import ensure_postgres, stop_postgres
 
 
 def up() -> Services:
-    """Provision both services (reusing running ones) and record their addresses."""
-    services = Services(kafka_bootstrap_servers=ensure_kafka(), database_url=ensure_postgres())
-    write_services_env(services)
+    """Provision both services (reusing running ones) and record their addresses.
+
+    An exclusive file lock makes concurrent callers (parallel test runs, `make up` beside
+    a test) take turns, so two never start a second server on the same folder.
+    """
+    with (cache_dir() / "provision.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            services = Services(kafka_bootstrap_servers=ensure_kafka(),
+                                database_url=ensure_postgres())
+            write_services_env(services)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     return services
 
 

@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,23 +215,39 @@ def start_node(timeout_s: float = 120.0) -> KafkaNode:
     return node
 
 
-def running_node() -> KafkaNode | None:
-    """The node a previous call started, when it still runs and answers."""
+def running_node(wait_s: float = 60.0) -> KafkaNode | None:
+    """The node a previous call started; a stopped one is started again on its data.
+
+    A node mid-restart (alive, not answering yet) is waited for rather than replaced.
+    """
     path = _state_file()
     if not path.is_file():
         return None
     state = json.loads(path.read_text())
     node = KafkaNode(home=kafka_home(), port=state["port"],
                      controller_port=state["controller_port"], pid=state["pid"])
-    if pid_alive(node.pid) and metadata_ok(node.bootstrap):
-        return node
+    config = node.home / "server.properties"
+    if not pid_alive(node.pid):
+        if not (config.is_file() and (node.home / "data" / "meta.properties").is_file()):
+            return None
+        logger.info("Kafka on %s is stopped; starting it on its data", node.bootstrap)
+        pid = _launch(node.home, resolve_jars(), config)
+        node = KafkaNode(home=node.home, port=node.port, controller_port=node.controller_port,
+                         pid=pid)
+        path.write_text(json.dumps({"port": node.port, "controller_port": node.controller_port,
+                                    "pid": pid}))
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if metadata_ok(node.bootstrap):
+            return node
+        if not pid_alive(node.pid):
+            return None
+        time.sleep(0.5)
     return None
 
 
 def restart_node(node: KafkaNode, timeout_s: float = 120.0, down_s: float = 0.0) -> KafkaNode:
     """Stop the node and start it again on the same ports and data (for fault tests)."""
-    import time
-
     stop_pid(node.pid)
     time.sleep(down_s)
     config = node.home / "server.properties"

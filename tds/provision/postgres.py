@@ -6,6 +6,7 @@ system user and every server command runs through `runuser`.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import json
@@ -15,6 +16,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from tds.errors import ProvisionError
@@ -132,15 +134,40 @@ def start_server(timeout_s: float = 60.0) -> str:
     return dsn
 
 
-def running_server() -> str | None:
-    """The DSN of the server a previous call started, when it still answers."""
+def running_server(wait_s: float = 60.0) -> str | None:
+    """The DSN of the server a previous call started, starting it again when it stopped.
+
+    A server that is restarting (pid alive, not answering yet) is waited for, and a stopped
+    one is started on its kept data and port: a cluster is never wiped because it was
+    caught mid-restart.
+    """
     path = _state_file()
     if not path.is_file():
         return None
     state = json.loads(path.read_text())
     dsn = dsn_for(state["port"])
-    if pid_alive(state["pid"]) and port_open("127.0.0.1", state["port"]) and _reachable(dsn):
-        return dsn
+    data = pg_home() / "data"
+    if not pid_alive(state["pid"]) and (data / "PG_VERSION").is_file():
+        logger.info("PostgreSQL on port %d is stopped; starting it on its data", state["port"])
+        settings = (
+            f"-c listen_addresses=127.0.0.1 -c port={state['port']} "
+            f"-c unix_socket_directories={pg_home()} -c max_connections=200 "
+            "-c shared_buffers=256MB -c max_locks_per_transaction=256"
+        )
+        with contextlib.suppress(ProvisionError):  # a concurrent start may have won
+            _run([_bin("pg_ctl"), "-D", str(data), "-l", str(pg_home() / "server.log"),
+                  "-o", settings, "-w", "-t", "60", "start"], "pg_ctl start", 70)
+        pid_file = data / "postmaster.pid"
+        if pid_file.is_file():
+            state["pid"] = int(pid_file.read_text().split()[0])
+            path.write_text(json.dumps(state))
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if port_open("127.0.0.1", state["port"]) and _reachable(dsn):
+            return dsn
+        if not (data / "PG_VERSION").is_file():
+            return None
+        time.sleep(0.5)
     return None
 
 

@@ -75,3 +75,23 @@ def test_bad_setting_stops_with_its_name(services: Services) -> None:
         env={**os.environ, "TDS_BATCH_SIZE": "lots"}, timeout=60, check=False)
     assert result.returncode == 2
     assert "TDS_BATCH_SIZE='lots' is not a whole number (1-10000)" in result.stderr
+
+
+async def test_a_stopped_server_comes_back_with_its_data(services: Services,
+                                                         pg_schema: str) -> None:
+    import asyncpg
+
+    from tds.provision.postgres import _bin, _run, pg_home
+
+    conn = await asyncpg.connect(services.database_url)
+    await conn.execute(f'CREATE TABLE "{pg_schema}".marker (n int); '
+                       f'INSERT INTO "{pg_schema}".marker VALUES (42)')
+    await conn.close()
+    _run([_bin("pg_ctl"), "-D", str(pg_home() / "data"), "-m", "fast", "-w", "stop"],
+         "pg_ctl stop")
+    assert up() == services  # started again on the same port and data, not re-initialised
+    conn = await asyncpg.connect(services.database_url)
+    try:
+        assert await conn.fetchval(f'SELECT n FROM "{pg_schema}".marker') == 42
+    finally:
+        await conn.close()
