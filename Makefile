@@ -13,7 +13,7 @@ export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system-deps up down lint test test-unit bench demo clean
+.PHONY: help venv system-deps up down lint test test-unit bench demo clean chaos
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -53,6 +53,24 @@ test: venv system-deps up lint ## the whole suite against real Kafka and Postgre
 
 test-unit: venv ## unit and property tests only (no services)
 	$(BIN)/python -m pytest tests/unit tests/property $(PYTEST_ARGS)
+
+# The `bench` extra (dlt, matplotlib) on top of `dev`; its stamp follows the same checksum.
+BENCH_STAMP := $(VENV)/.bench-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,bench]'
+	rm -f $(VENV)/.bench-*; touch $@
+
+BENCH_ARGS ?=
+bench: $(BENCH_STAMP) up ## run every benchmark (~20 min), write bench/REPORT.md and bench/charts/
+	$(BIN)/python -m bench.report --run $(BENCH_ARGS)
+
+DEMO_ARGS ?=
+demo: venv up ## Kafka, PostgreSQL, the Zoho simulator and all of TDS; initial sync; dashboard
+	$(BIN)/tds demo $(DEMO_ARGS)
+
+TDS_CHAOS_SECONDS ?= 300
+chaos: venv ## the long chaos run (own Kafka+PostgreSQL); report in bench/out/chaos.{json,md}
+	TDS_CHAOS_SECONDS=$(TDS_CHAOS_SECONDS) $(BIN)/python -m tests.chaos.scenario --out bench/out
 
 clean: down ## stop services and remove caches (keeps downloaded jars)
 	rm -rf .tds .pytest_cache .mypy_cache .ruff_cache

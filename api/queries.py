@@ -85,15 +85,26 @@ async def list_runs(
     conn: asyncpg.Connection, *, limit: int, offset: int, status: str | None,
     run_type: str | None, entity_type: str | None,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """A filtered page of runs and the total matching."""
-    where = ("($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR run_type = $2) "
-             "AND ($3::text IS NULL OR $3 = ANY(entity_types))")
-    total = await conn.fetchval(f"SELECT count(*) FROM sync_runs WHERE {where}",
-                                status, run_type, entity_type)
+    """A filtered page of runs and the total matching.
+
+    Only the filters given go into the statement, so each combination gets a plan that can
+    use its index (`$1 IS NULL OR …` hides them from prepared statements' generic plans);
+    the entity type is matched with `@>`, which the GIN index on entity_types serves.
+    """
+    filters: list[str] = []
+    args: list[Any] = []
+    for clause, value in (("status = ${}", status), ("run_type = ${}", run_type),
+                          ("entity_types @> ARRAY[${}::text]", entity_type)):
+        if value is not None:
+            args.append(value)
+            filters.append(clause.format(len(args)))
+    where = " AND ".join(filters) or "true"
+    total = await conn.fetchval(f"SELECT count(*) FROM sync_runs WHERE {where}", *args)
+    n = len(args)
     rows = await conn.fetch(
         f"SELECT {RUN_COLUMNS} FROM sync_runs WHERE {where} "
-        "ORDER BY started_at DESC NULLS LAST, run_id LIMIT $4 OFFSET $5",
-        status, run_type, entity_type, limit, offset)
+        f"ORDER BY started_at DESC NULLS LAST, run_id LIMIT ${n + 1} OFFSET ${n + 2}",
+        *args, limit, offset)
     return total, [_run(r) for r in rows]
 
 

@@ -1,0 +1,82 @@
+"""Run every benchmark in turn, one at a time, recording wall time and machine load."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "bench" / "out"
+RUNS = OUT / "runs.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Bench:
+    """One benchmark: its module, the arguments `make bench` gives it, what it writes."""
+
+    name: str
+    module: str
+    args: tuple[str, ...]
+    quick_args: tuple[str, ...]
+    output: str  # glob in bench/out
+    timeout_s: float
+
+
+BENCHES = (
+    Bench("api", "bench.api", (), ("--scale", "0.1", "--requests", "50"), "api.json", 1800),
+    Bench("webhook", "bench.webhook", (), ("--rates", "500,1000", "--no-search"),
+          "webhook.json", 1200),
+    Bench("stock_sync", "bench.report.stock_sync", (), ("--items", "2000"),
+          "stock_sync.json", 1800),
+    Bench("zoho_pull", "bench.zoho_pull", ("--items", "20000"),
+          ("--items", "5000", "--no-burst"), "zoho_pull.json", 1800),
+    Bench("projector", "bench.projector", ("--events", "50000"),
+          ("--events", "10000", "--processes", "1"), "projector-*.json", 1800),
+    Bench("streams", "bench.streams", (), ("--events", "10000"), "streams-*.json", 1800),
+)
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def run_all(names: list[str] | None, *, quick: bool) -> dict[str, Any]:
+    """Run the chosen benchmarks (all by default); write and return bench/out/runs.json."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    previous: dict[str, Any] = json.loads(RUNS.read_text()) if RUNS.is_file() else {}
+    log: dict[str, Any] = {"started": datetime.now(UTC).isoformat(timespec="seconds"),
+                           "quick": quick, "benchmarks": dict(previous.get("benchmarks", {}))}
+    total = time.perf_counter()
+    for bench in BENCHES:
+        if names and bench.name not in names:
+            continue
+        args = bench.quick_args if quick else bench.args
+        command = [sys.executable, "-m", bench.module, *args]
+        print(f"== {bench.name}: {' '.join(command[1:])}", flush=True)
+        before, start, began = _load(), time.perf_counter(), time.time()
+        try:
+            done = subprocess.run(command, cwd=ROOT, timeout=bench.timeout_s, check=False)
+            code: int | str = done.returncode
+        except subprocess.TimeoutExpired:
+            code = "timeout"
+        wall = time.perf_counter() - start
+        written = sorted((p for p in OUT.glob(bench.output) if p.stat().st_mtime >= began),
+                         key=lambda p: p.stat().st_mtime)
+        log["benchmarks"][bench.name] = {
+            "command": " ".join(["python", *command[1:]]), "exit": code, "wall_s": wall,
+            "load_before": before, "load_after": _load(),
+            "output": written[-1].name if written else None,
+            "when": datetime.fromtimestamp(began, UTC).isoformat(timespec="seconds")}
+        print(f"== {bench.name}: exit {code} in {wall:.0f} s", flush=True)
+        RUNS.write_text(json.dumps(log, indent=2))
+    if any(entry.get("when", "") >= log["started"] for entry in log["benchmarks"].values()):
+        log["wall_s"] = time.perf_counter() - total
+    RUNS.write_text(json.dumps(log, indent=2))
+    return log
