@@ -174,8 +174,9 @@ def running_server(wait_s: float = 60.0) -> str | None:
 def restart_server(timeout_s: float = 60.0) -> None:
     """Restart the provisioned server in place, keeping its data (for fault tests)."""
     data = pg_home() / "data"
-    _run([_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "-t", str(int(timeout_s)),
-          "restart"], "pg_ctl restart", timeout_s + 10)
+    # -l: without a log file the new server would hold our stdout pipe open forever.
+    _run([_bin("pg_ctl"), "-D", str(data), "-l", str(pg_home() / "server.log"), "-m", "fast",
+          "-w", "-t", str(int(timeout_s)), "restart"], "pg_ctl restart", timeout_s + 10)
     state = json.loads(_state_file().read_text())
     state["pid"] = int((data / "postmaster.pid").read_text().split()[0])
     _state_file().write_text(json.dumps(state))

@@ -1,0 +1,355 @@
+"""Stream-worker benchmark: events/s raw → tds.entity.synced, in one run, for
+
+- the plain confluent-kafka loop (the peer, `bench/streams/peer.py`): same pipeline;
+- `tds worker`, one process and two in one group, at least once (the default);
+- `tds worker --guarantee exactly_once`, one process (the transactions' cost);
+- one worker on a re-sync of unchanged records (the version rule's skip path).
+
+Every run gets fresh topics with the backlog already in `zoho.raw.bulk`; the rate is
+measured on the consumer group's committed offsets (first commit to last), so process
+start-up and rebalancing are excluded the same way for every contender.
+
+    python -m bench.streams [--events 50000] [--partitions 6] [--profile]
+
+Writes bench/out/streams-<time>.json and .md. `--profile` samples one worker with py-spy
+(if installed) and reports the hottest frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from bench.streams.workload import events
+from tds.kafka import producer_config
+from tds.settings import find_services_env, load_env_file
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "bench" / "out"
+
+
+@dataclass
+class Result:
+    """One contender's measurement."""
+
+    name: str
+    processes: int
+    guarantee: str
+    events: int
+    seconds: float
+    events_per_s: float
+    per_process: float
+    outputs: int
+    notes: list[str] = field(default_factory=list)
+
+
+class Topics:
+    """A fresh topic set for one run (deleted afterwards, faust's internal ones too)."""
+
+    def __init__(self, admin: AdminClient, partitions: int, prefix: str) -> None:
+        self.admin, self.tag = admin, f"{prefix}-{uuid.uuid4().hex[:8]}"
+        self.names = {n: f"bench.{n}-{self.tag}" for n in
+                      ("realtime", "bulk", "synced", "runs", "dlq", "ledger")}
+        self.retry_prefix = f"bench.retry-{self.tag}."
+        made = [*self.names.values(), f"{self.retry_prefix}1"]
+        for future in admin.create_topics([NewTopic(t, partitions, 1) for t in made]).values():
+            future.result(timeout=30)
+        self.extra: list[str] = []
+
+    def drop(self) -> None:
+        existing = set(self.admin.list_topics(timeout=10).topics)
+        names = [t for t in existing if self.tag in t]
+        if names:
+            for future in self.admin.delete_topics(names, operation_timeout=30).values():
+                future.result(timeout=30)
+
+
+def _fill(bootstrap: str, topic: str, count: int, *, run_id: str | None, seed: str) -> None:
+    producer = Producer(producer_config(bootstrap, **{"linger.ms": 20}))
+    for n, (key, value) in enumerate(events(count, run_id=run_id, seed=seed)):
+        producer.produce(topic, key=key, value=value)
+        if n % 5000 == 0:
+            producer.poll(0)
+    assert producer.flush(120) == 0
+
+
+def _ends(consumer: Consumer, topic: str) -> dict[int, int]:
+    meta = consumer.list_topics(topic, timeout=10).topics[topic]
+    return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in meta.partitions}
+
+
+def _measure(bootstrap: str, group: str, topic: str, total: int, timeout_s: float,
+             alive: Callable[[], bool]) -> tuple[float, int]:
+    """Seconds from the group's first commit to its last, and the events in between."""
+    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                      "enable.auto.commit": False})
+    ends = _ends(probe, topic)
+    tps = [TopicPartition(topic, p) for p in ends]
+    first: tuple[float, int] | None = None
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            done = sum(max(tp.offset, 0) for tp in probe.committed(tps, timeout=10))
+            now = time.perf_counter()
+            if first is None and done > 0:
+                first = (now, done)
+            if done >= sum(ends.values()):
+                assert first is not None
+                return now - first[0], done - first[1]
+            if not alive():
+                raise RuntimeError(f"a process of {group} died at {done}/{total}")
+            time.sleep(0.1)
+    finally:
+        probe.close()
+    raise TimeoutError(f"{group} did not finish in {timeout_s}s")
+
+
+def _count(bootstrap: str, topic: str) -> int:
+    consumer = Consumer({"bootstrap.servers": bootstrap,
+                         "group.id": f"bench-count-{uuid.uuid4().hex}",
+                         "isolation.level": "read_committed", "auto.offset.reset": "earliest",
+                         "enable.partition.eof": True})
+    ends = _ends(consumer, topic)
+    consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+    open_parts, count = {p for p, e in ends.items() if e > 0}, 0
+    deadline = time.monotonic() + 60
+    while open_parts and time.monotonic() < deadline:
+        for message in consumer.consume(1000, 0.5):
+            if message.error() is not None:
+                open_parts.discard(message.partition() or 0)
+            else:
+                count += 1
+    consumer.close()
+    return count
+
+
+def _worker(bootstrap: str, topics: Topics, app_id: str, data_dir: Path, guarantee: str,
+            log: Path) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=bootstrap, TDS_RETRY_MAX_ATTEMPTS="1",
+               TDS_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
+    args = [sys.executable, "-m", "tds.cli", "worker", "--app-id", app_id, "--guarantee",
+            guarantee, "--store", "rocksdb://", "--data-dir", str(data_dir),
+            "--realtime-topic", topics.names["realtime"], "--bulk-topic", topics.names["bulk"],
+            "--synced-topic", topics.names["synced"], "--sync-runs-topic",
+            topics.names["runs"], "--deadletter-topic", topics.names["dlq"],
+            "--retry-prefix", topics.retry_prefix]
+    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log.open("wb"),
+                            stderr=subprocess.STDOUT)
+
+
+def _profile(pid: int, path: Path, delay_s: float = 6.0, duration_s: int = 12
+             ) -> threading.Thread | None:
+    """Sample a busy worker with py-spy (PATH or $PY_SPY), if it is installed."""
+    spy = shutil.which("py-spy") or os.environ.get("PY_SPY")
+    if not spy:
+        return None
+
+    def record() -> None:
+        time.sleep(delay_s)  # past start-up and rebalance
+        subprocess.run([spy, "record", "--pid", str(pid), "--duration", str(duration_s),
+                        "-r", "200", "-f", "raw", "-o", str(path)], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    thread = threading.Thread(target=record, daemon=True)
+    thread.start()
+    return thread
+
+
+def run_faust(bootstrap: str, admin: AdminClient, *, count: int, partitions: int,
+              processes: int, guarantee: str, resync: bool = False,
+              profile: Path | None = None) -> Result:
+    """N `tds worker` processes over a fresh backlog."""
+    topics = Topics(admin, partitions, f"w{processes}{guarantee[:2]}")
+    app_id = f"bench-{topics.tag}"
+    seed = uuid.uuid4().hex[:6]
+    _fill(bootstrap, topics.names["bulk"], count, run_id=f"run-{seed}", seed=seed)
+    if resync:  # the same records again: every one is skipped as a duplicate
+        _fill(bootstrap, topics.names["bulk"], count, run_id=f"run2-{seed}", seed=seed)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-streams-"))
+    procs = [_worker(bootstrap, topics, app_id, workdir / f"w{n}", guarantee,
+                     workdir / f"w{n}.log") for n in range(processes)]
+    sampler = _profile(procs[0].pid, profile) if profile is not None else None
+    try:
+        total = count * (2 if resync else 1)
+        seconds, done = _measure(bootstrap, app_id, topics.names["bulk"], total, 900,
+                                 lambda: all(p.poll() is None for p in procs))
+    except BaseException:
+        for n in range(processes):
+            print((workdir / f"w{n}.log").read_text(errors="replace")[-3000:], file=sys.stderr)
+        raise
+    finally:
+        if sampler is not None:
+            sampler.join(60)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    outputs = _count(bootstrap, topics.names["synced"])
+    topics.drop()
+    shutil.rmtree(workdir, ignore_errors=True)
+    rate = done / seconds if seconds else 0.0
+    name = f"tds worker ×{processes}" + (" (re-sync, all unchanged)" if resync else "")
+    return Result(name, processes, guarantee, done, round(seconds, 2), round(rate),
+                  round(rate / processes), outputs)
+
+
+def run_peer(bootstrap: str, admin: AdminClient, *, count: int, partitions: int) -> Result:
+    """The plain confluent-kafka loop over the same kind of backlog."""
+    topics = Topics(admin, partitions, "peer")
+    seed = uuid.uuid4().hex[:6]
+    _fill(bootstrap, topics.names["bulk"], count, run_id=f"run-{seed}", seed=seed)
+    group = f"bench-peer-{topics.tag}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.streams.peer", bootstrap, group, topics.names["bulk"],
+         topics.names["synced"], topics.names["ledger"], str(count)],
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    try:
+        seconds, done = _measure(bootstrap, group, topics.names["bulk"], count, 900,
+                                 lambda: proc.poll() in (None, 0))
+    finally:
+        proc.wait(120)
+    outputs = _count(bootstrap, topics.names["synced"])
+    topics.drop()
+    rate = done / seconds if seconds else 0.0
+    return Result("confluent-kafka loop (peer)", 1, "at_least_once", done, round(seconds, 2),
+                  round(rate), round(rate), outputs)
+
+
+# Frames whose inclusive share says where an event's time goes.
+KEY_FRAMES = {
+    "StreamsApp.handle_raw": "our handler, all of it",
+    "Processor.decode": "  decode the raw event (fastavro)",
+    "Processor.process": "  the pipeline, incl. the versions table",
+    "normalise": "    normalise",
+    "Processor._emit": "    build + encode tds.entity.synced",
+    "ManagedUserDict.__setitem__": "    versions table write (RocksDB + changelog)",
+    "Emitter.send": "  send outputs (aiokafka producer)",
+    "StreamsApp._count": "  sync-run ledger message",
+    "Consumer._drain_messages": "faust: consumer → conductor → streams",
+    "Stream._c_aiter": "faust: stream iteration and acks",
+    "ProducerBuffer._handle_pending": "faust: changelog producer buffer",
+    "Sender._sender_routine": "aiokafka: producer sender",
+    "EpollSelector.select": "idle (any thread)",
+}
+
+
+def summarise_profile(path: Path, top: int = 25) -> list[str]:
+    """Where the samples of a py-spy raw profile went: key frames (inclusive) and the
+    hottest frames (self time)."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        samples = int(n)
+        total += samples
+        frames = stack.split(";")
+        own[frames[-1]] += samples
+        for name in {frame.split(" (")[0] for frame in frames} & KEY_FRAMES.keys():
+            inclusive[name] += samples
+    lines = ["-- inclusive, all threads --"]
+    lines += [f"{inclusive[name] / total:6.1%}  {label}" for name, label in KEY_FRAMES.items()]
+    lines.append("-- self time --")
+    lines += [f"{n / total:6.1%}  {frame[:110]}" for frame, n in own.most_common(top)]
+    return lines
+
+
+def render(results: list[Result], meta: dict[str, Any], profile: list[str]) -> str:
+    peer = next((r for r in results if r.name.startswith("confluent")), None)
+    lines = ["# Stream worker benchmark", "",
+             f"{meta['when']} · {meta['cpus']} CPUs · load before {meta['load_before']} · "
+             f"after {meta['load_after']} · {meta['events']} events per run, "
+             f"{meta['partitions']} partitions, RocksDB store", "",
+             "| contender | processes | guarantee | events | s | events/s | per process | "
+             "vs peer | outputs |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        ratio = f"{r.events_per_s / peer.events_per_s:.2f}" if peer and peer.events_per_s else "-"
+        lines.append(f"| {r.name} | {r.processes} | {r.guarantee} | {r.events} | {r.seconds} | "
+                     f"{r.events_per_s} | {r.per_process} | {ratio} | {r.outputs} |")
+    lines += ["", "Goal: ≥ 10,000 events/s per worker process.", ""]
+    if profile:
+        lines += ["## Where one worker's time goes (py-spy, a separate run at "
+                  f"{meta.get('profiled_run_events_per_s')} events/s)", "", "```",
+                  *profile, "```"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.streams", description=__doc__)
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--profile", action="store_true", help="py-spy one worker")
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=("peer", "two", "eos", "resync"))
+    args = parser.parse_args(argv)
+    services = find_services_env(ROOT)
+    if services is not None:
+        load_env_file(services)
+    bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    meta = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "cpus": os.cpu_count(), "python": platform.python_version(),
+            "load_before": round(os.getloadavg()[0], 2), "events": args.events,
+            "partitions": args.partitions}
+    results: list[Result] = []
+    kw = {"count": args.events, "partitions": args.partitions}
+    profile_path = Path(tempfile.mkdtemp()) / "worker.pyspy" if args.profile else None
+    if "peer" not in args.skip:
+        results.append(run_peer(bootstrap, admin, **kw))
+        print(results[-1])
+    results.append(run_faust(bootstrap, admin, processes=1, guarantee="at_least_once", **kw))
+    print(results[-1])
+    if "two" not in args.skip:
+        results.append(run_faust(bootstrap, admin, processes=2, guarantee="at_least_once", **kw))
+        print(results[-1])
+    if "eos" not in args.skip:
+        results.append(run_faust(bootstrap, admin, processes=1, guarantee="exactly_once", **kw))
+        print(results[-1])
+    if "resync" not in args.skip:
+        results.append(run_faust(bootstrap, admin, processes=1, guarantee="at_least_once",
+                                 resync=True, **kw))
+        print(results[-1])
+    if profile_path is not None:  # a separate run: the sampler slows the worker down
+        sampled = run_faust(bootstrap, admin, processes=1, guarantee="at_least_once",
+                            profile=profile_path, **kw)
+        meta["profiled_run_events_per_s"] = sampled.events_per_s
+    meta["load_after"] = round(os.getloadavg()[0], 2)
+    profile = (summarise_profile(profile_path)
+               if profile_path is not None and profile_path.exists() else [])
+    OUT.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (OUT / f"streams-{stamp}.json").write_text(json.dumps(
+        {"meta": meta, "results": [asdict(r) for r in results], "profile": profile},
+        indent=2))
+    report = render(results, meta, profile)
+    (OUT / f"streams-{stamp}.md").write_text(report)
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

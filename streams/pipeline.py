@@ -1,0 +1,242 @@
+"""One raw event end to end, without faust: decode → complete (ping) → normalise →
+version rule → the `tds.entity.synced` message to send.
+
+The agents in `streams.app` only move bytes between Kafka and this module, so it is
+tested without a broker. The versions table is anything with `get` and `__setitem__`
+(a faust Table in the worker, a dict in tests).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+import orjson
+
+from schemas.cloudevents import Headers, ce_headers
+from schemas.codec import Codec, default_codec
+from schemas.events import EntitySynced, RawEvent
+from schemas.topics import entity_key
+from streams.avro import FastEncoder
+from streams.decode import DELETE, PING, Decoded, decode_raw, read_event
+from streams.entities import RECORD_ID, normalise
+from streams.errors import FetchFailed, InvalidEvent
+from streams.fetch import RecordFetcher
+from streams.versions import Decision, Verdict, Version, decide
+from tds.retry import H_ATTEMPT, read_state
+
+SYNCED_CE_TYPE = "tds.entity.synced"
+_NO_HASH = bytes(32)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class VersionStore(Protocol):
+    """The versions table: packed `Version` bytes by record key."""
+
+    def get(self, key: bytes) -> bytes | None:
+        """The stored version of `key`, if any."""
+        ...
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        """Store the version of `key`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a raw message was read."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What processing one raw event decided; `value` is set when it emits."""
+
+    verdict: Verdict
+    key: bytes
+    entity_type: str
+    op: str
+    sync_run_id: str | None
+    attempt: int
+    value: bytes | None = None
+    headers: Headers | None = None
+
+
+def micros(when: datetime) -> int:
+    """Microseconds since the epoch of an aware datetime."""
+    delta = when - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot hash {type(value).__name__}")
+
+
+def content_hash(record: Mapping[str, Any]) -> bytes:
+    """SHA-256 of the normalised record without its modified time (a touch that changes
+    nothing else is not a change)."""
+    content = {k: v for k, v in record.items() if k != "modified_at"}
+    return hashlib.sha256(orjson.dumps(content, default=_json_default,
+                                       option=orjson.OPT_SORT_KEYS)).digest()
+
+
+def attempt_of(headers: Sequence[tuple[str, Any]] | None,
+               position: Position) -> tuple[int, int]:
+    """(attempt, offset for the version): a retry keeps the offset it first had."""
+    if not headers or not any(name == H_ATTEMPT for name, _ in headers):
+        return 0, position.offset
+    state = read_state(headers)
+    origin = state.origin
+    if origin is not None and origin.topic == position.topic:
+        return state.attempt, origin.offset
+    return state.attempt, position.offset
+
+
+class Processor:
+    """Turns raw events into `tds.entity.synced` messages under the version rule."""
+
+    def __init__(
+        self,
+        *,
+        ranks: Mapping[str, int],
+        fetcher: RecordFetcher,
+        codec: Codec | None = None,
+        source: str = "/tds/streams",
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._ranks = dict(ranks)
+        self._fetcher = fetcher
+        self._codec = codec or default_codec()
+        self._synced = FastEncoder(self._codec, "entity_synced")
+        self._source = source
+        self._clock = clock
+
+    def decode(self, value: bytes | None, position: Position) -> RawEvent:
+        """The raw event of a message (CodecError / InvalidEvent are never retriable)."""
+        return decode_raw(value, self._codec, topic=position.topic,
+                          partition=position.partition, offset=position.offset)
+
+    async def process(
+        self,
+        raw: RawEvent,
+        headers: Sequence[tuple[str, Any]] | None,
+        position: Position,
+        versions: VersionStore | MutableMapping[bytes, bytes],
+    ) -> Result:
+        """Apply one raw event; the versions table is read and written with no await
+        in between, so concurrent handlers of one key cannot interleave."""
+        attempt, offset = attempt_of(headers, position)
+        decoded = read_event(raw)
+        observed = raw.received_at
+        record: dict[str, Any] | None = None
+        raw_json: str | None = None
+        kind = decoded.kind
+        if kind == PING:
+            fetched = await self._fetch(decoded)
+            observed = self._clock()
+            if fetched is None:
+                kind = DELETE
+            else:
+                record = normalise(decoded.entity_type, fetched)
+                raw_json = orjson.dumps(fetched).decode()
+        elif kind != DELETE:
+            assert decoded.record is not None
+            record = normalise(decoded.entity_type, decoded.record)
+            raw_json = decoded.record_json or orjson.dumps(decoded.record).decode()
+        if record is not None and record[RECORD_ID[decoded.entity_type]] != decoded.entity_id:
+            raise InvalidEvent(f"record id {record[RECORD_ID[decoded.entity_type]]!r} is not "
+                               f"the event's {decoded.entity_id!r}",
+                               entity_type=decoded.entity_type)
+        observed_us = micros(observed)
+        if record is not None:
+            modified = record.get("modified_at")
+            modified_us = micros(modified) if modified is not None else observed_us
+            digest = content_hash(record)
+        else:
+            deleted_at = _body_time(decoded)
+            modified_us = max(observed_us, deleted_at or 0)
+            digest = _NO_HASH
+        candidate = Version(modified_us, observed_us, self._ranks.get(position.topic, 0),
+                            position.partition, offset, digest, record is None)
+        key = entity_key(raw.org_id, decoded.entity_type, decoded.entity_id)
+        op = "delete" if record is None else "upsert"
+        stored = versions.get(key)
+        decision = decide(Version.unpack(stored) if stored is not None else None, candidate)
+        if decision.store is not None:
+            versions[key] = decision.store.pack()
+        result = Result(decision.verdict, key, decoded.entity_type, op, raw.sync_run_id,
+                        attempt)
+        if not decision.verdict.emits:
+            return result
+        return self._emit(result, decoded, decision, candidate, record, raw_json, position)
+
+    async def _fetch(self, decoded: Decoded) -> dict[str, Any] | None:
+        # Stock lives on the item record.
+        entity = "item" if decoded.entity_type == "stock" else decoded.entity_type
+        try:
+            return await self._fetcher.get_record(entity, decoded.entity_id)
+        except FetchFailed:
+            raise
+        except Exception as exc:  # any fetch failure is retried (the issue's rule)
+            raise FetchFailed(f"fetching {entity} {decoded.entity_id} failed: {exc!r}") from exc
+
+    def _emit(self, result: Result, decoded: Decoded, decision: Decision, candidate: Version,
+              record: dict[str, Any] | None, raw_json: str | None,
+              position: Position) -> Result:
+        now = self._clock()
+        event_id = _event_id(result.key, decision.emit_us, candidate.rank, candidate.offset)
+        event = EntitySynced(
+            event_id=event_id,
+            op=result.op,
+            org_id=decoded.raw.org_id,
+            entity_type=decoded.entity_type,
+            entity_id=decoded.entity_id,
+            version_modified_at=_from_micros(decision.emit_us),
+            version_offset=candidate.offset,
+            version_source=position.topic,
+            content_hash=candidate.content_hash.hex() if record is not None else "",
+            source=decoded.raw.source,
+            sync_run_id=decoded.raw.sync_run_id,
+            synced_at=now,
+            record=record,
+            raw_json=raw_json,
+        )
+        headers = ce_headers(SYNCED_CE_TYPE, self._source, event_id=event_id, time=now)
+        return Result(result.verdict, result.key, result.entity_type, result.op,
+                      result.sync_run_id, result.attempt, self._synced.encode(event.to_avro()),
+                      headers)
+
+
+def _event_id(key: bytes, emit_us: int, rank: int, offset: int) -> str:
+    """A UUID-shaped id derived from the version: the same version gets the same id, so a
+    re-emitted event is recognisably the same event."""
+    h = hashlib.blake2b(b"%s@%d.%d.%d" % (key, emit_us, rank, offset), digest_size=16,
+                        person=b"tds.synced").hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _from_micros(us: int) -> datetime:
+    seconds, micro = divmod(us, 1_000_000)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micro)
+
+
+def _body_time(decoded: Decoded) -> int | None:
+    """The last_modified_time a delete's body carried (its last snapshot), if any."""
+    record = decoded.record or {}
+    value = record.get("last_modified_time")
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return micros(when if when.tzinfo else when.replace(tzinfo=UTC))

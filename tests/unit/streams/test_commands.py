@@ -1,0 +1,46 @@
+"""`tds worker`, `tds relay` and `tds dlq` parse their options into the stage configs."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.config import StreamsConfig
+from tds.cli import build_parser
+from tds.settings import Settings
+
+SETTINGS = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092",
+                              "TDS_RETRY_MAX_ATTEMPTS": "3", "TDS_RETRY_BACKOFF_SECONDS": "2",
+                              "TDS_WORKER_THREADS": "4", "TDS_TOPIC_PARTITIONS": "6"})
+
+
+def test_worker_options_reach_the_config() -> None:
+    args = build_parser().parse_args([
+        "worker", "--app-id", "w1", "--guarantee", "exactly_once", "--store", "memory://",
+        "--bulk-topic", "b", "--retry-prefix", "r.", "--session-timeout", "9"])
+    config = StreamsConfig.from_settings(
+        SETTINGS, app_id=args.app_id, processing_guarantee=args.guarantee, store=args.store,
+        bulk_topic=args.bulk_topic, retry_prefix=args.retry_prefix,
+        session_timeout_s=args.session_timeout, realtime_topic=args.realtime_topic)
+    assert (config.app_id, config.exactly_once, config.store, config.bulk_topic) == (
+        "w1", True, "memory://", "b")
+    assert config.realtime_topic == "zoho.raw.realtime"  # None keeps the catalogue's name
+    assert config.retry_topic(2) == "r.2" and config.session_timeout_s == 9
+    assert config.retry_policy.delays_s == (2.0, 4.0, 8.0)
+    assert (config.realtime_concurrency, config.bulk_concurrency) == (4, 4)
+    assert config.ledger_topic == "w1-run-ledger"
+    assert build_parser().parse_args(["worker"]).guarantee == "at_least_once"
+
+
+def test_relay_and_dlq_options() -> None:
+    relay = build_parser().parse_args(["relay", "--route", "a=b", "--group", "g"])
+    assert (relay.route, relay.group, relay.retry_prefix) == (["a=b"], "g", "tds.retry.")
+    dlq = build_parser().parse_args(["dlq", "--topic", "d", "retry", "0:1", "2:3", "--reset"])
+    assert (dlq.topic, dlq.action, dlq.ids, dlq.reset, dlq.all) == (
+        "d", "retry", ["0:1", "2:3"], True, False)
+
+
+def test_config_refuses_nonsense() -> None:
+    with pytest.raises(ValueError, match="processing_guarantee"):
+        StreamsConfig(bootstrap="x:1", processing_guarantee="maybe")
+    with pytest.raises(ValueError, match="must differ"):
+        StreamsConfig(bootstrap="x:1", realtime_topic="t", bulk_topic="t")
