@@ -35,6 +35,8 @@ def register(sub: Any) -> None:
     parser = sub.add_parser("demo", help="run everything on the Zoho simulator, with a sync")
     parser.add_argument("--port", type=int, default=8000, help="TDS web port")
     parser.add_argument("--sim-port", type=int, default=0, help="simulator port (0: free)")
+    parser.add_argument("--org-id", default=None,
+                        help="simulated organization id (default: the simulator's)")
     parser.add_argument("--items", type=int, default=5000)
     parser.add_argument("--contacts", type=int, default=1000)
     parser.add_argument("--salesorders", type=int, default=2000)
@@ -84,7 +86,8 @@ def _start_simulator(args: argparse.Namespace, env: dict[str, str]) -> tuple[
          "--items", str(args.items), "--contacts", str(args.contacts),
          "--salesorders", str(args.salesorders), "--invoices", str(args.invoices),
          "--webhook-url", f"http://127.0.0.1:{args.port}/api/webhooks/zoho",
-         "--webhook-secret", secret, "--change-rate", str(args.change_rate)],
+         "--webhook-secret", secret, "--change-rate", str(args.change_rate),
+         *(["--org-id", args.org_id] if args.org_id else [])],
         env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     credentials = _wait(f"{base}/_sim/credentials", "the simulator", 120)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -20,6 +21,7 @@ def test_demo_syncs_and_prints_the_dashboard(services: Services) -> None:
         env.pop(name, None)  # no Zoho credentials: the demo runs on the simulator
     result = subprocess.run(
         [sys.executable, "-m", "tds.cli", "demo", "--port", str(port), "--items", "120",
+         "--org-id", str(random.randrange(10**10, 10**11)),
          "--contacts", "20", "--salesorders", "20", "--invoices", "20", "--change-rate", "1",
          "--exit-after-sync", "--sync-timeout-s", "240"],
         env=env, capture_output=True, text=True, timeout=400, check=False)

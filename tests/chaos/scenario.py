@@ -1,0 +1,628 @@
+"""The chaos scenario: faults while the simulator keeps changing Zoho, then the truth.
+
+`tds up` (web, ≥ 2 workers, 2 projectors, relay, poller) syncs a simulated org whose
+webhooks are duplicated, reordered and dropped and some of whose changes fire no webhook.
+While changes flow, the scenario injects faults one at a time, in a seeded random order
+and at seeded random moments:
+
+- SIGKILL of one process of each type (web, worker, projector, relay, poller); the
+  supervisor in `tds up` restarts it;
+- a Kafka broker restart and a PostgreSQL restart (same ports, same data);
+- a 429 storm, a 5xx burst and OAuth token throttling at the simulator.
+
+After each fault it measures the recovery time: from the end of the fault until
+(a) probe changes made right after the fault (an edit with a webhook, one per entity)
+are in the read models and (b) `/api/tds/health` says healthy. At the end it stops the
+changes, restores every fault, runs a full sync and waits (bounded) until the read models
+equal the simulator's ground truth, then lists the dead letters with their reasons.
+
+A dead letter is *explained* when it names its stage, error class and message, and its
+error class is one the injected faults can cause (see `EXPLAINED_BY`), and its first
+failure falls inside the window of such a fault (fault start − 2 s to fault end + the
+retry chain + the recovery bound). Anything else — a missing reason, a class no fault
+explains (a bug such as a KeyError) or a failure outside every fault window — is
+unexplained.
+
+Run alone (the long run, `make chaos`):
+    python -m tests.chaos.scenario --seconds 300 --out bench/out
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.error import URLError
+
+import asyncpg
+
+from tds.provision.common import Services
+from tds.provision.kafka import (
+    ensure_kafka,
+    kafka_home,
+    restart_node,
+    running_node,
+    stop_kafka,
+)
+from tds.provision.postgres import ensure_postgres, restart_server, running_server, stop_postgres
+from tests.support.pipeline import (
+    PROBLEMS,
+    TOKEN,
+    System,
+    clean,
+    differences,
+    http,
+    running_system,
+    zoho_time,
+)
+
+PRIVATE_ENV = ("TDS_CACHE_DIR", "TDS_STATE_DIR", "KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")
+
+
+@contextmanager
+def private_services(root: Path) -> Iterator[Services]:
+    """A Kafka broker and a PostgreSQL server of the chaos run's own, stopped afterwards.
+
+    The scenario restarts the broker and the database. Doing that to the shared ones
+    races anything else that provisions meanwhile (another pytest session, `make up`):
+    it sees them down and re-initialises them, wiping their data. Here the provisioning
+    folders point at `root` (Kafka's jars are linked from the shared cache) while the
+    scenario runs, so its restarts touch nothing but its own services.
+    """
+    shared_lib = kafka_home() / "lib"
+    saved = {name: os.environ.get(name) for name in PRIVATE_ENV}
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o755)  # the postgres system user must reach the cluster folder
+    os.environ["TDS_CACHE_DIR"], os.environ["TDS_STATE_DIR"] = str(root), str(root / "state")
+    os.environ.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    os.environ.pop("DATABASE_URL", None)
+    try:
+        home = kafka_home()
+        home.mkdir(parents=True, exist_ok=True)
+        if shared_lib.is_dir() and not (home / "lib").exists():
+            (home / "lib").symlink_to(shared_lib, target_is_directory=True)
+        yield Services(kafka_bootstrap_servers=ensure_kafka(), database_url=ensure_postgres())
+    finally:
+        try:
+            stop_kafka()
+            stop_postgres()
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            shutil.rmtree(root, ignore_errors=True)
+
+
+KILL_TYPES = ("web", "worker", "projector", "relay", "poller")
+SERVICE_FAULTS = ("kafka_restart", "postgres_restart")
+ZOHO_FAULTS = ("http_429_storm", "http_5xx_burst", "token_throttle")
+ZOHO_API_FAULTS = frozenset(ZOHO_FAULTS)
+INFRA_FAULTS = frozenset(SERVICE_FAULTS) | {f"kill_{k}" for k in KILL_TYPES}
+# Error classes a dead letter may carry and the faults that can cause them. A Zoho API
+# fault makes the fetch behind a webhook ping fail; if it outlasts the retry chain the
+# message is dead-lettered. Broker/database outages and kills can make a stage's
+# delivery or store fail the same way. Nothing else is expected.
+EXPLAINED_BY: dict[str, frozenset[str]] = {
+    "FetchFailed": ZOHO_API_FAULTS | INFRA_FAULTS,
+    "StoreUnavailable": INFRA_FAULTS,
+    "PublishError": INFRA_FAULTS,
+    "QueueFullError": INFRA_FAULTS,
+    "DeliveryFailed": INFRA_FAULTS,
+}
+# (table, id column, simulator entity) probed after every fault.
+PROBES = (("items", "item_id", "items"), ("contacts", "contact_id", "contacts"),
+          ("sales_orders", "salesorder_id", "salesorders"))
+SIM_ARGS = ("--items", "150", "--contacts", "40", "--salesorders", "40", "--invoices", "40",
+            "--duplicate-rate", "0.2", "--reorder-rate", "0.2", "--drop-rate", "0.1",
+            "--no-webhook-fraction", "0.2")
+
+
+@dataclass(frozen=True)
+class ChaosConfig:
+    """How long and how hard."""
+
+    seed: int
+    rounds: int = 1  # each round applies every fault type once, in a shuffled order
+    min_seconds: float = 0.0  # keep adding rounds until the chaos phase lasted this long
+    max_seconds: float = 150.0  # never start a fault after this much chaos time
+    change_rate: float = 3.0  # simulator changes per second while the chaos runs
+    workers: int = 2
+    projectors: int = 2
+    recovery_timeout_s: float = 60.0
+    converge_timeout_s: float = 150.0
+    zoho_fault_s: float = 6.0
+    kafka_down_s: float = 3.0
+    gap_s: tuple[float, float] = (1.0, 4.0)
+    retry_budget_s: float = 1 + 2 + 4 + 8 + 16  # TDS_RETRY_BACKOFF_SECONDS=1, 5 attempts
+    # Forget the access tokens while the token endpoint throttles, so every process must
+    # refresh into the block. The Zoho client then honours a fixed 600 s block
+    # (producers/zoho/client.py token_block_s, not a setting), so recovery takes over
+    # ten minutes: only for runs given that long. Otherwise the throttle is on while the
+    # processes hold valid tokens (a refresh would be refused; none is due).
+    token_refresh_into_block: bool = False
+
+
+@dataclass
+class Fault:
+    """One injected fault and how the system recovered."""
+
+    kind: str
+    target: str = ""
+    at_s: float = 0.0  # since the chaos phase started
+    duration_s: float = 0.0
+    recovery_s: float | None = None  # fault end → probes in read models and health healthy
+    probes_s: float | None = None
+    healthy_s: float | None = None
+    restarted_s: float | None = None  # kills: until the supervisor had a new process up
+    skipped: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+    start_wall: float = 0.0
+    end_wall: float = 0.0
+
+
+def log(message: str) -> None:
+    """Progress on stderr (pytest shows it with -s or on failure)."""
+    print(f"[chaos {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def children(up_pid: int) -> dict[str, int]:
+    """The `tds up` children by TDS_PROCESS_NAME, read from /proc (no psutil)."""
+    found: dict[str, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            if int(fields[1]) != up_pid or fields[0] == b"Z":
+                continue
+            with open(f"/proc/{entry}/environ", "rb") as environ:
+                env = environ.read().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        for item in env:
+            if item.startswith(b"TDS_PROCESS_NAME="):
+                found[item.split(b"=", 1)[1].decode()] = int(entry)
+    return found
+
+
+def _health(web: str) -> str:
+    try:
+        doc = http("GET", f"{web}/api/tds/health", timeout_s=10)
+    except (URLError, OSError, ValueError):
+        return "unreachable"
+    return str(doc.get("status"))
+
+
+async def _probe_rows(dsn: str, org: str, wanted: list[tuple[str, str, str]]) -> dict[str, Any]:
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        out: dict[str, Any] = {}
+        for table, id_column, record_id in wanted:
+            out[record_id] = await conn.fetchval(
+                f"SELECT modified_at FROM {table} WHERE org_id = $1 AND {id_column} = $2",
+                org, record_id, timeout=5)
+        return out
+    finally:
+        await conn.close()
+
+
+class Scenario:
+    """Run the chaos against one system; `report()` says what happened."""
+
+    system: System
+
+    def __init__(self, services: Services, config: ChaosConfig, log_file: Path | None) -> None:
+        self.services = services
+        self.config = config
+        self.rng = random.Random(config.seed)
+        self.log_file = log_file
+        self.faults: list[Fault] = []
+        self.result: dict[str, Any] = {}
+        self.chaos_start = 0.0
+        self.started_wall = 0.0
+
+    # -- the system ---------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        """Everything: start, sync, chaos, converge, check. Returns the report."""
+        org = str(self.rng.randrange(10**10, 10**11))
+        self.started_wall = time.time()
+        log(f"seed {self.config.seed}, org {org}")
+        with running_system(self.services, org=org, workers=self.config.workers,
+                            projectors=self.config.projectors, sim_args=SIM_ARGS,
+                            log=self.log_file) as system:
+            self.system = system
+            self._initial_sync()
+            self._chaos()
+            self._converge()
+            self.result["dead_letters"] = asyncio.run(self._dead_letters())
+            self.result["sim_stats"] = http("GET", f"{system.sim_url}/_sim/stats")
+            self.result["restarts_seen"] = children(system.up.pid)
+        return self.report()
+
+    def _full_sync(self, timeout_s: float) -> dict[str, Any]:
+        web = self.system.web_url
+        deadline = time.monotonic() + timeout_s
+        run = ""
+        while not run and time.monotonic() < deadline:
+            try:
+                run = http("POST", f"{web}/api/tds/sync", {"source": "zoho"}, TOKEN)["run_id"]
+            except (URLError, OSError, ValueError, KeyError):
+                time.sleep(1)
+        status: dict[str, Any] = {}
+        while run and time.monotonic() < deadline:
+            try:
+                status = http("GET", f"{web}/api/tds/sync-runs/{run}")
+            except (URLError, OSError, ValueError):
+                status = {}
+            if status.get("status") in ("completed", "failed"):
+                break
+            time.sleep(1)
+        return status
+
+    def _initial_sync(self) -> None:
+        began = time.monotonic()
+        status = self._full_sync(150)
+        assert status.get("status") == "completed", ("initial full sync", status)
+        self.result["initial_sync_s"] = round(time.monotonic() - began, 1)
+        log(f"initial full sync in {self.result['initial_sync_s']}s")
+
+    # -- faults -------------------------------------------------------------------------
+
+    def _plan(self) -> list[str]:
+        kinds = [f"kill_{k}" for k in KILL_TYPES] + list(SERVICE_FAULTS) + list(ZOHO_FAULTS)
+        self.rng.shuffle(kinds)
+        return kinds
+
+    def _chaos(self) -> None:
+        cfg, sim = self.config, self.system.sim_url
+        http("POST", f"{sim}/_sim/changes", {"rate": cfg.change_rate})
+        self.chaos_start = time.monotonic()
+        rounds = 0
+        while True:
+            elapsed = time.monotonic() - self.chaos_start
+            if rounds >= cfg.rounds and elapsed >= cfg.min_seconds:
+                break
+            if elapsed >= cfg.max_seconds:
+                log(f"chaos time budget {cfg.max_seconds}s used after {rounds} rounds")
+                break
+            for kind in self._plan():
+                if time.monotonic() - self.chaos_start >= cfg.max_seconds:
+                    break
+                time.sleep(self.rng.uniform(*cfg.gap_s))
+                self._inject(kind)
+            rounds += 1
+        self.result["rounds"] = rounds
+        self.result["chaos_s"] = round(time.monotonic() - self.chaos_start, 1)
+
+    def _inject(self, kind: str) -> None:
+        fault = Fault(kind, at_s=round(time.monotonic() - self.chaos_start, 1),
+                      start_wall=time.time())
+        began = time.monotonic()
+        handler: Callable[[Fault], None] = getattr(self, f"_fault_{kind.split('_', 1)[0]}")
+        try:
+            handler(fault)
+        finally:
+            fault.end_wall = time.time()
+        fault.duration_s = round(time.monotonic() - began, 1)
+        if not fault.skipped:
+            self._measure(fault)
+        self.faults.append(fault)
+        log(f"{kind} {fault.target} at {fault.at_s}s: lasted {fault.duration_s}s, "
+            f"recovered in {fault.recovery_s}s (probes {fault.probes_s}s, healthy "
+            f"{fault.healthy_s}s, restarted {fault.restarted_s}s) {fault.skipped}")
+
+    def _fault_kill(self, fault: Fault) -> None:
+        kind = fault.kind.removeprefix("kill_")
+        up_pid = self.system.up.pid
+        names = sorted(n for n in children(up_pid) if n == kind or n.startswith(kind + "-"))
+        if not names:
+            fault.skipped = f"no running {kind} process"
+            return
+        name = self.rng.choice(names)
+        pid = children(up_pid)[name]
+        fault.target, fault.detail["pid"] = name, pid
+        os.kill(pid, signal.SIGKILL)
+        killed = time.monotonic()
+        deadline = killed + self.config.recovery_timeout_s
+        while time.monotonic() < deadline:
+            new = children(up_pid).get(name)
+            if new is not None and new != pid:
+                fault.restarted_s = round(time.monotonic() - killed, 1)
+                fault.detail["new_pid"] = new
+                break
+            time.sleep(0.2)
+
+    def _fault_kafka(self, fault: Fault) -> None:
+        node = running_node()
+        if node is None or node.bootstrap != self.services.kafka_bootstrap_servers:
+            fault.skipped = "Kafka was not started by this project (configured elsewhere)"
+            return
+        fault.target = node.bootstrap
+        restart_node(node, down_s=self.config.kafka_down_s)
+
+    def _fault_postgres(self, fault: Fault) -> None:
+        if running_server() != self.services.database_url:
+            fault.skipped = "PostgreSQL was not started by this project (configured elsewhere)"
+            return
+        fault.target = "postgresql"
+        restart_server()
+
+    def _fault_http(self, fault: Fault) -> None:
+        sim = self.system.sim_url
+        before = http("GET", f"{sim}/_sim/stats")
+        if fault.kind == "http_429_storm":
+            fault.target = "zoho api: per_minute=3, concurrency=1"
+            saved = http("GET", f"{sim}/_sim/limits")
+            http("POST", f"{sim}/_sim/limits", {"per_minute": 3, "concurrency": 1})
+            try:
+                time.sleep(self.config.zoho_fault_s)
+            finally:
+                http("POST", f"{sim}/_sim/limits",
+                     {k: saved[k] for k in ("per_minute", "daily", "concurrency") if k in saved}
+                     or {"per_minute": 100, "concurrency": 10})
+                http("POST", f"{sim}/_sim/reset", {"limits": True, "tokens": False})
+        else:
+            fault.target = "zoho api: error_rate=0.7"
+            http("POST", f"{sim}/_sim/faults", {"error_rate": 0.7})
+            try:
+                time.sleep(self.config.zoho_fault_s)
+            finally:
+                http("POST", f"{sim}/_sim/faults", {"error_rate": 0.0})
+        fault.detail["sim_stats_delta"] = _delta(before, http("GET", f"{sim}/_sim/stats"))
+
+    def _fault_token(self, fault: Fault) -> None:
+        sim = self.system.sim_url
+        before = http("GET", f"{sim}/_sim/stats")
+        forget = self.config.token_refresh_into_block
+        fault.target = ("zoho oauth: force_token_block" +
+                        (", access tokens forgotten" if forget else ", tokens kept"))
+        http("POST", f"{sim}/_sim/faults", {"force_token_block": True})
+        if forget:
+            http("POST", f"{sim}/_sim/reset", {"limits": False, "tokens": True})
+        try:
+            time.sleep(self.config.zoho_fault_s)
+        finally:
+            http("POST", f"{sim}/_sim/faults", {"force_token_block": False})
+        fault.detail["sim_stats_delta"] = _delta(before, http("GET", f"{sim}/_sim/stats"))
+
+    # -- recovery -----------------------------------------------------------------------
+
+    def _apply_probes(self) -> list[tuple[str, str, str, str]]:
+        sim = self.system.sim_url
+        probes = []
+        for table, id_column, entity in PROBES:
+            change = http("POST", f"{sim}/_sim/changes",
+                          {"apply": [{"entity": entity, "action": "edited",
+                                      "webhook": True}]})["applied"][0]
+            probes.append((table, id_column, entity, change["id"]))
+        return probes
+
+    def _probes_visible(self, probes: list[tuple[str, str, str, str]]) -> bool:
+        sim, system = self.system.sim_url, self.system
+        try:
+            got = asyncio.run(_probe_rows(self.services.database_url, system.org,
+                                          [(t, c, i) for t, c, _, i in probes]))
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            return False
+        for _, _, entity, record_id in probes:
+            truth = http("GET", f"{sim}/_sim/state/{entity}")["records"].get(record_id)
+            row = got.get(record_id)
+            if truth is None:
+                if row is not None:
+                    return False
+            elif row is None or row != zoho_time(truth["last_modified_time"]):
+                return False
+        return True
+
+    def _measure(self, fault: Fault) -> None:
+        system = self.system
+        end = time.monotonic()
+        probes = self._apply_probes()
+        deadline = end + self.config.recovery_timeout_s
+        while time.monotonic() < deadline and (fault.probes_s is None
+                                               or fault.healthy_s is None):
+            if fault.healthy_s is None and _health(system.web_url) == "healthy":
+                fault.healthy_s = round(time.monotonic() - end, 1)
+            if fault.probes_s is None and self._probes_visible(probes):
+                fault.probes_s = round(time.monotonic() - end, 1)
+            time.sleep(0.5)
+        if fault.probes_s is not None and fault.healthy_s is not None:
+            fault.recovery_s = max(fault.probes_s, fault.healthy_s)
+        fault.detail["probes"] = [f"{e}/{i}" for _, _, e, i in probes]
+
+    # -- the end --------------------------------------------------------------------------
+
+    def _converge(self) -> None:
+        sim, cfg = self.system.sim_url, self.config
+        http("POST", f"{sim}/_sim/changes", {"rate": 0})
+        http("POST", f"{sim}/_sim/faults", {"error_rate": 0.0, "force_token_block": False})
+        http("POST", f"{sim}/_sim/reset", {"limits": True, "tokens": False})
+        began = time.monotonic()
+        deadline = began + cfg.converge_timeout_s
+        drained = http("POST", f"{sim}/_sim/webhooks/drain", {"timeout_s": 30})
+        self.result["webhooks_drained"] = drained.get("drained")
+        sync = self._full_sync(max(10.0, deadline - time.monotonic()))
+        self.result["final_sync"] = {k: sync.get(k) for k in ("status", "error", "run_id")}
+        report: dict[str, dict[str, int]] = {}
+        while time.monotonic() < deadline:
+            try:
+                report = asyncio.run(differences(self.services.database_url, sim,
+                                                 self.system.org))
+            except (OSError, asyncpg.PostgresError, TimeoutError):
+                report = {}
+            if report and clean(report):
+                break
+            time.sleep(2)
+        self.result["converge_s"] = round(time.monotonic() - began, 1)
+        self.result["differences"] = report
+        self.result["converged"] = bool(report) and clean(report)
+        log(f"converged={self.result['converged']} in {self.result['converge_s']}s: {report}")
+
+    async def _dead_letters(self) -> list[dict[str, Any]]:
+        conn = await asyncpg.connect(self.services.database_url, timeout=10)
+        try:
+            rows = await conn.fetch(
+                "SELECT id, stage, error_class, error_message, reason, entity_type, entity_id, "
+                "original_topic, attempt, first_failure_at, added_at, status FROM dead_letters "
+                "WHERE org_id = $1 OR (org_id IS NULL AND added_at >= $2) ORDER BY added_at",
+                self.system.org, datetime.fromtimestamp(self.started_wall, UTC))
+        finally:
+            await conn.close()
+        return [self._explain(dict(r)) for r in rows]
+
+    def _explain(self, row: dict[str, Any]) -> dict[str, Any]:
+        failed_at = row["first_failure_at"] or row["added_at"]
+        at = failed_at.timestamp() if failed_at is not None else 0.0
+        causes = EXPLAINED_BY.get(row["error_class"] or "", frozenset())
+        slack = self.config.retry_budget_s + self.config.recovery_timeout_s
+        windows = [f"{f.kind}@{f.at_s}s" for f in self.faults
+                   if not f.skipped and f.kind in causes
+                   and f.start_wall - 2 <= at <= f.end_wall + slack]
+        missing = [k for k in ("stage", "error_class") if not row[k]]
+        if not (row["error_message"] or row["reason"]):
+            missing.append("error_message/reason")
+        if missing:
+            why = f"unexplained: no {', '.join(missing)}"
+        elif not causes:
+            why = f"unexplained: no injected fault causes {row['error_class']}"
+        elif not windows:
+            why = "unexplained: first failure outside every fault window"
+        else:
+            why = "explained by " + ", ".join(windows)
+        return {
+            "id": row["id"], "stage": row["stage"], "error_class": row["error_class"],
+            "reason": row["reason"], "error_message": (row["error_message"] or "")[:300],
+            "entity": f"{row['entity_type']}/{row['entity_id']}",
+            "original_topic": row["original_topic"], "attempt": row["attempt"],
+            "first_failure_at": failed_at.isoformat() if failed_at else None,
+            "status": row["status"], "explained": why.startswith("explained"), "why": why,
+        }
+
+    def report(self) -> dict[str, Any]:
+        """The JSON report."""
+        dead = self.result.get("dead_letters", [])
+        totals = {k: sum(t.get(k, 0) for t in self.result.get("differences", {}).values())
+                  for k in PROBLEMS}
+        by_reason: dict[str, int] = {}
+        for d in dead:
+            key = f"{d['stage']} / {d['error_class']} / {d['reason'] or '-'}"
+            by_reason[key] = by_reason.get(key, 0) + 1
+        return {
+            "seed": self.config.seed, "config": asdict(self.config),
+            "faults": [{k: v for k, v in asdict(f).items()
+                        if k not in ("start_wall", "end_wall")} for f in self.faults],
+            "totals": totals, "dead_letters_by_reason": by_reason,
+            "unexplained_dead_letters": [d for d in dead if not d["explained"]],
+            **self.result,
+        }
+
+
+def _delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Counters that moved between two /_sim/stats snapshots (numbers, one level deep)."""
+    out: dict[str, Any] = {}
+    for key, value in after.items():
+        old = before.get(key)
+        if isinstance(value, dict) and isinstance(old, dict):
+            moved = {k: v - old.get(k, 0) for k, v in value.items()
+                     if isinstance(v, int | float) and v != old.get(k, 0)}
+            if moved:
+                out[key] = moved
+        elif isinstance(value, int | float) and isinstance(old, int | float) and value != old:
+            out[key] = value - old
+    return out
+
+
+def failures(report: dict[str, Any]) -> list[str]:
+    """What the report says is wrong (empty when the run passed)."""
+    problems = []
+    if not report.get("converged"):
+        problems.append(f"read models did not converge: {report.get('differences')}")
+    for fault in report["faults"]:
+        if not fault["skipped"] and fault["recovery_s"] is None:
+            problems.append(f"{fault['kind']} {fault['target']} did not recover in "
+                            f"{report['config']['recovery_timeout_s']}s: probes "
+                            f"{fault['probes_s']}, healthy {fault['healthy_s']}")
+    for dead in report["unexplained_dead_letters"]:
+        problems.append(f"unexplained dead letter {dead['id']}: {dead['why']} "
+                        f"({dead['stage']}, {dead['error_class']}: {dead['error_message']})")
+    return problems
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The human-readable report."""
+    lines = [f"# Chaos run (seed {report['seed']})", "",
+             f"Chaos phase {report.get('chaos_s')}s, {report.get('rounds')} round(s), "
+             f"{len(report['faults'])} faults; initial full sync "
+             f"{report.get('initial_sync_s')}s; convergence {report.get('converge_s')}s.", "",
+             "| # | fault | target | at (s) | lasted (s) | restarted (s) | probes (s) | "
+             "healthy (s) | recovery (s) |", "|---|---|---|---|---|---|---|---|---|"]
+    for n, f in enumerate(report["faults"], 1):
+        lines.append(f"| {n} | {f['kind']} | {f['target'] or f['skipped']} | {f['at_s']} | "
+                     f"{f['duration_s']} | {f['restarted_s'] or ''} | {f['probes_s']} | "
+                     f"{f['healthy_s']} | {f['recovery_s']} |")
+    recovered = [f["recovery_s"] for f in report["faults"] if f["recovery_s"] is not None]
+    if recovered:
+        lines += ["", f"Recovery: max {max(recovered)}s, mean "
+                  f"{sum(recovered) / len(recovered):.1f}s over {len(recovered)} faults."]
+    lines += ["", "## Final comparison with the simulator's ground truth", "",
+              "| " + " | ".join(PROBLEMS) + " |", "|" + "---|" * len(PROBLEMS),
+              "| " + " | ".join(str(report["totals"][k]) for k in PROBLEMS) + " |", "",
+              f"converged: {report.get('converged')}", "", "## Dead letters by reason", ""]
+    if report["dead_letters_by_reason"]:
+        lines += ["| stage / error class / reason | count |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in sorted(report["dead_letters_by_reason"].items())]
+    else:
+        lines.append("none")
+    lines += ["", f"Unexplained: {len(report['unexplained_dead_letters'])}", ""]
+    problems = failures(report)
+    lines += ["## Verdict", "", "PASS" if not problems else "FAIL", ""]
+    lines += [f"- {p}" for p in problems]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`make chaos`: the long run, with a JSON and Markdown report."""
+    parser = argparse.ArgumentParser(prog="python -m tests.chaos.scenario")
+    parser.add_argument("--seconds", type=float,
+                        default=float(os.environ.get("TDS_CHAOS_SECONDS", "300")))
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=Path("bench/out"))
+    parser.add_argument("--token-block", action="store_true",
+                        help="let the token throttle hit refreshes (recovery > 600 s)")
+    args = parser.parse_args(argv)
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
+    config = ChaosConfig(seed=seed, rounds=1, min_seconds=args.seconds,
+                         max_seconds=args.seconds, recovery_timeout_s=90.0,
+                         converge_timeout_s=240.0, gap_s=(0.5, 3.0),
+                         token_refresh_into_block=args.token_block)
+    if args.token_block:
+        config = replace(config, recovery_timeout_s=700.0)
+    args.out.mkdir(parents=True, exist_ok=True)
+    log_file = args.out / "chaos-tds.log"
+    log_file.unlink(missing_ok=True)
+    with private_services(Path.cwd() / ".cache" / f"chaos-{os.getpid()}") as services:
+        report = Scenario(services, config, log_file).run()
+    (args.out / "chaos.json").write_text(json.dumps(report, indent=2, default=str))
+    (args.out / "chaos.md").write_text(markdown(report))
+    print(markdown(report))
+    return 1 if failures(report) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""The whole system against the simulator: start it, talk to it, compare with the truth.
+
+Shared by `tests/e2e/test_pipeline.py` and the chaos scenario (`tests/chaos/`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+from urllib.error import URLError
+from urllib.request import Request, urlopen
+
+import asyncpg
+import orjson
+
+from tds.provision.common import Services
+
+TOKEN = "e2e-token-0123456789"
+WEBHOOK_SECRET = "e2e-webhook-secret-42"
+# Read model table, id column, simulator entity, a text column (the simulator puts
+# hostile strings such as `'; DROP TABLE items; --` and `<script>` in some of them).
+TABLES = (("items", "item_id", "items", "name"),
+          ("contacts", "contact_id", "contacts", "contact_name"),
+          ("sales_orders", "salesorder_id", "salesorders", "salesorder_number"),
+          ("invoices", "invoice_id", "invoices", "invoice_number"))
+# What must be 0 for the read models to equal the truth.
+PROBLEMS = ("lost", "extra", "stale", "duplicates", "wrong_text")
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def http(method: str, url: str, body: Any = None, token: str | None = None,
+         timeout_s: float = 30) -> Any:
+    """One JSON request; raises URLError/HTTPError/OSError on failure."""
+    request = Request(url, data=orjson.dumps(body) if body is not None else None,  # noqa: S310
+                      method=method, headers={"Content-Type": "application/json"})
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urlopen(request, timeout=timeout_s) as response:  # noqa: S310  # loopback only
+        return orjson.loads(response.read())
+
+
+def wait_http(url: str, timeout_s: float) -> Any:
+    """GET `url` until it answers 2xx (bounded)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            return http("GET", url, timeout_s=10)
+        except (URLError, OSError, ValueError):
+            time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer in {timeout_s}s")
+
+
+def zoho_time(text: str) -> datetime:
+    """Zoho's `last_modified_time` as an aware datetime."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z")
+
+
+def clean(report: dict[str, dict[str, int]]) -> bool:
+    """Nothing lost, extra, stale or duplicated in any table."""
+    return all(r[k] == 0 for r in report.values() for k in PROBLEMS)
+
+
+async def differences(dsn: str, sim: str, org: str) -> dict[str, dict[str, int]]:
+    """Per table: lost, extra, stale, duplicated and wrong-text rows against the truth."""
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        report: dict[str, dict[str, int]] = {}
+        for table, id_column, entity, text_column in TABLES:
+            truth = http("GET", f"{sim}/_sim/state/{entity}")
+            expected = {i: zoho_time(r["last_modified_time"])
+                        for i, r in truth["records"].items()}
+            texts = {i: r.get(text_column) for i, r in truth["records"].items()}
+            rows = await conn.fetch(
+                f"SELECT {id_column} AS id, modified_at, {text_column} AS text "
+                f"FROM {table} WHERE org_id = $1", org)
+            got = {r["id"]: r["modified_at"] for r in rows}
+            stored = {r["id"]: r["text"] for r in rows}
+            report[table] = {
+                "lost": len(set(expected) - set(got)),
+                "extra": len(set(got) - set(expected)),
+                "stale": sum(1 for i, at in expected.items() if i in got and got[i] != at),
+                "rows": len(rows), "duplicates": len(rows) - len(got),
+                "wrong_text": sum(1 for i, text in texts.items() if i in stored
+                                  and (stored[i] or "") != (text or "")),
+            }
+        return report
+    finally:
+        await conn.close()
+
+
+@dataclass(frozen=True)
+class System:
+    """A running simulator and `tds up` tree."""
+
+    org: str
+    sim_url: str
+    web_url: str
+    up: subprocess.Popen[bytes]
+    sim: subprocess.Popen[bytes]
+
+
+def _stop(process: subprocess.Popen[bytes] | None) -> None:
+    if process is not None and process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+@contextmanager
+def running_system(services: Services, *, org: str, workers: int = 2, projectors: int = 1,
+                   sim_args: tuple[str, ...] = (), extra_env: dict[str, str] | None = None,
+                   log: Path | None = None) -> Iterator[System]:
+    """Start the simulator and `tds up` against `services`; stop both afterwards."""
+    web_port, sim_port = free_port(), free_port()
+    sim_url, web_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{web_port}"
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": services.kafka_bootstrap_servers,
+           "DATABASE_URL": services.database_url}
+    out: IO[bytes] | int = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "--port", str(sim_port), "--org-id", org,
+         "--webhook-url", f"{web_url}/api/webhooks/zoho", "--webhook-secret", WEBHOOK_SECRET,
+         *sim_args], env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    up: subprocess.Popen[bytes] | None = None
+    try:
+        creds = wait_http(f"{sim_url}/_sim/credentials", 60)
+        env.update({
+            "ZOHO_API_BASE": sim_url, "ZOHO_CLIENT_ID": creds["client_id"],
+            "ZOHO_CLIENT_SECRET": creds["client_secret"],
+            "ZOHO_REFRESH_TOKEN": creds["refresh_token"], "ZOHO_ORGANIZATION_ID": org,
+            "ZOHO_WEBHOOK_SECRET": WEBHOOK_SECRET, "TDS_API_TOKEN": TOKEN,
+            "TDS_RECONCILE_INTERVAL_MINUTES": "0.1", "TDS_STOCK_SYNC_INTERVAL_MINUTES": "600",
+            "TDS_FULL_SYNC_INTERVAL_HOURS": "0.01",  # every 36 s: finds lost deletes
+            "TDS_RETRY_BACKOFF_SECONDS": "1", **(extra_env or {})})
+        up = subprocess.Popen(
+            [sys.executable, "-m", "tds.cli", "up", "--port", str(web_port),
+             "--workers", str(workers), "--projectors", str(projectors), "--no-images"],
+            env=env, start_new_session=True, stdout=out, stderr=out)
+        wait_http(f"{web_url}/api/bff/tds/status", 120)
+        yield System(org, sim_url, web_url, up, sim)
+    finally:
+        _stop(up)
+        _stop(sim)
+        if not isinstance(out, int):
+            out.close()
