@@ -46,7 +46,8 @@ async def retry(request: web.Request) -> web.Response:
     ids = body.get("ids")
     if body.get("all") is True:
         return await _retry(ctx, None)
-    if isinstance(ids, list) and ids and all(isinstance(i, str) and len(i) < 300 for i in ids):
+    if isinstance(ids, list) and ids and all(isinstance(i, str) and len(i) < 300
+                                             and "\x00" not in i for i in ids):
         return await _retry(ctx, ids)
     raise BadRequest('send {"ids": ["<dead letter id>", ...]} or {"all": true}')
 

@@ -117,7 +117,7 @@ def document() -> dict[str, Any]:
                     "schema": {"oneOf": [
                         {"type": "object", "required": ["ids"], "properties": {
                             "ids": {"type": "array", "minItems": 1, "items": {
-                                "type": "string", "maxLength": 299}}}},
+                                "type": "string", "maxLength": 299, "pattern": _NO_NUL}}}},
                         {"type": "object", "required": ["all"],
                          "properties": {"all": {"const": True}}}]}}}},
                 "responses": accepted}},

@@ -77,14 +77,17 @@ def test_bad_setting_stops_with_its_name(services: Services) -> None:
     assert "TDS_BATCH_SIZE='lots' is not a whole number (1-10000)" in result.stderr
 
 
-async def test_a_stopped_server_comes_back_with_its_data(services: Services,
-                                                         pg_schema: str) -> None:
+async def test_a_stopped_server_comes_back_with_its_data(services: Services) -> None:
+    import uuid
+
     import asyncpg
 
     from tds.provision.postgres import _bin, _run, pg_home
 
+    # Its own schema, not the pg_schema fixture: that one's connection dies with the server.
+    pg_schema = f"t_restart_{uuid.uuid4().hex[:10]}"
     conn = await asyncpg.connect(services.database_url)
-    await conn.execute(f'CREATE TABLE "{pg_schema}".marker (n int); '
+    await conn.execute(f'CREATE SCHEMA "{pg_schema}"; CREATE TABLE "{pg_schema}".marker (n int); '
                        f'INSERT INTO "{pg_schema}".marker VALUES (42)')
     await conn.close()
     _run([_bin("pg_ctl"), "-D", str(pg_home() / "data"), "-m", "fast", "-w", "stop"],
@@ -94,4 +97,5 @@ async def test_a_stopped_server_comes_back_with_its_data(services: Services,
     try:
         assert await conn.fetchval(f'SELECT n FROM "{pg_schema}".marker') == 42
     finally:
+        await conn.execute(f'DROP SCHEMA "{pg_schema}" CASCADE')
         await conn.close()

@@ -77,7 +77,7 @@ def test_sigkill_mid_stream_loses_nothing_and_state_recovers(
         # A new process with an empty RocksDB folder: its tables come from the changelog.
         worker.data_dir = tmp_path / "second"
         worker.start()
-        reader.read(_all_final(reader, stream_topics.synced, keys), 120)
+        reader.read(_all_final(reader, stream_topics.synced, keys), 240)
         assert _all_final(reader, stream_topics.synced, keys)(reader.messages)
         # Stale versions of keys done before the kill must be skipped by the recovered table.
         produce(kafka_bootstrap, stream_topics.bulk,
