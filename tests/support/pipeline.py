@@ -34,7 +34,7 @@ TABLES = (("items", "item_id", "items", "name"),
           ("sales_orders", "salesorder_id", "salesorders", "salesorder_number"),
           ("invoices", "invoice_id", "invoices", "invoice_number"))
 # What must be 0 for the read models to equal the truth.
-PROBLEMS = ("lost", "extra", "stale", "duplicates", "wrong_text")
+PROBLEMS = ("lost", "extra", "stale", "duplicates", "wrong_text", "newer_than_zoho")
 
 
 def free_port() -> int:
@@ -77,25 +77,41 @@ def clean(report: dict[str, dict[str, int]]) -> bool:
     return all(r[k] == 0 for r in report.values() for k in PROBLEMS)
 
 
+def _is_stale(stored_at: datetime, zoho_at: datetime, raw: dict[str, Any],
+              zoho: dict[str, Any]) -> bool:
+    """Older than Zoho *and* some field TDS holds differs from Zoho's.
+
+    A change that only moved last_modified_time (a touch, or a field the list view does
+    not show) is unchanged content: the version rule does not emit it, so TDS keeps the
+    earlier time. Same definition as tests/e2e/test_pipeline.py.
+    """
+    if stored_at >= zoho_at:
+        return False
+    return any(zoho.get(k) != v for k, v in raw.items() if k != "last_modified_time")
+
+
 async def differences(dsn: str, sim: str, org: str) -> dict[str, dict[str, int]]:
     """Per table: lost, extra, stale, duplicated and wrong-text rows against the truth."""
     conn = await asyncpg.connect(dsn, timeout=10)
     try:
         report: dict[str, dict[str, int]] = {}
         for table, id_column, entity, text_column in TABLES:
-            truth = http("GET", f"{sim}/_sim/state/{entity}")
-            expected = {i: zoho_time(r["last_modified_time"])
-                        for i, r in truth["records"].items()}
-            texts = {i: r.get(text_column) for i, r in truth["records"].items()}
+            truth = http("GET", f"{sim}/_sim/state/{entity}")["records"]
+            expected = {i: zoho_time(r["last_modified_time"]) for i, r in truth.items()}
+            texts = {i: r.get(text_column) for i, r in truth.items()}
             rows = await conn.fetch(
-                f"SELECT {id_column} AS id, modified_at, {text_column} AS text "
+                f"SELECT {id_column} AS id, modified_at, {text_column} AS text, raw "
                 f"FROM {table} WHERE org_id = $1", org)
             got = {r["id"]: r["modified_at"] for r in rows}
             stored = {r["id"]: r["text"] for r in rows}
+            raws = {r["id"]: orjson.loads(r["raw"]) for r in rows if r["raw"]}
             report[table] = {
                 "lost": len(set(expected) - set(got)),
                 "extra": len(set(got) - set(expected)),
-                "stale": sum(1 for i, at in expected.items() if i in got and got[i] != at),
+                "stale": sum(1 for i, at in expected.items() if i in got and _is_stale(
+                    got[i], at, raws.get(i, {}), truth[i])),
+                "newer_than_zoho": sum(1 for i, at in expected.items()
+                                       if i in got and got[i] > at),
                 "rows": len(rows), "duplicates": len(rows) - len(got),
                 "wrong_text": sum(1 for i, text in texts.items() if i in stored
                                   and (stored[i] or "") != (text or "")),
