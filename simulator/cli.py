@@ -117,7 +117,7 @@ async def serve(config: SimConfig, host: str, port: int) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on this loop
             loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()

@@ -119,7 +119,7 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError):
+                with contextlib.suppress(NotImplementedError):  # loop without signals
                     loop.add_signal_handler(sig, stop.set)
             scheduler = Scheduler(
                 leadership=Leadership(settings.dsn, name=config.org_id, owner=config.owner),

@@ -115,6 +115,8 @@ async def differences(dsn: str, sim: str, org: str) -> dict[str, dict[str, int]]
                 "rows": len(rows), "duplicates": len(rows) - len(got),
                 "wrong_text": sum(1 for i, text in texts.items() if i in stored
                                   and (stored[i] or "") != (text or "")),
+                "hostile": sum(1 for text in texts.values()
+                               if text and any(c in text for c in "<'\";")),
             }
         return report
     finally:
