@@ -103,3 +103,33 @@ def zoho_pull(doc: dict[str, Any], path: Path) -> Path:
     fig.savefig(path, dpi=_DPI)
     plt.close(fig)
     return path
+
+
+def e2e_timeline(doc: dict[str, Any], path: Path) -> Path:
+    """bench/e2e over time: events projected per second (webhooks, backfill) above the
+    webhook → row latency per second of send time."""
+    timeline = doc["timeline"]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+    for label, counts in timeline["rows_per_s"].items():
+        top.plot(range(len(counts)), counts, label=f"{label} events → rows/s", linewidth=1.2)
+    top.set_ylabel("events projected per second")
+    top.set_title("End to end over time: throughput (top), webhook → row latency (bottom)")
+    top.grid(True, alpha=0.3)
+    top.legend(loc="upper right")
+    points = timeline["latency"]
+    for key, label in (("p50_ms", "p50"), ("p99_ms", "p99")):
+        bottom.plot([p["t"] for p in points], [p[key] for p in points], marker=".",
+                    linewidth=1, label=label)
+    bottom.set_yscale("log")
+    bottom.set_ylabel("webhook → row (ms, log)")
+    bottom.set_xlabel("seconds since the steady phase began")
+    bottom.grid(True, which="both", alpha=0.3)
+    for ax in (top, bottom):
+        ax.axvline(timeline["backfill_starts_s"], color="grey", linestyle="--", linewidth=1)
+    bottom.text(timeline["backfill_starts_s"], bottom.get_ylim()[1], " backfill starts",
+                va="top", fontsize=8, color="grey")
+    bottom.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=_DPI)
+    plt.close(fig)
+    return path

@@ -68,7 +68,8 @@ class ClientOptions:
     # False spends each minute's budget at once (a bulk pull alone on the org is faster).
     smooth: bool = True
     token_margin_s: float = 300.0  # refresh this long before expiry (tokens live an hour)
-    token_block_s: float = 600.0  # assumed length of a token-throttle block
+    token_block_s: float = 600.0  # longest wait between probes of a token throttle
+    token_probe_s: float = 60.0  # first wait after a throttle; doubles per refusal
 
 
 class ZohoClient:
@@ -124,7 +125,7 @@ class ZohoClient:
             client_id=settings.zoho_client_id, client_secret=settings.zoho_client_secret,
             refresh_token=settings.zoho_refresh_token, endpoints=endpoints, store=store,
             metrics=self._metrics, margin_s=opts.token_margin_s,
-            throttle_block_s=opts.token_block_s)
+            throttle_block_s=opts.token_block_s, throttle_probe_s=opts.token_probe_s)
         if self._limiter is None:
             self._limiter = RateLimiter(per_minute=opts.per_minute,
                                         concurrency=opts.concurrency, daily=opts.daily,

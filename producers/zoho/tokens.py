@@ -195,6 +195,7 @@ class TokenProvider:
         metrics: Metrics | None = None,
         margin_s: float = 300.0,
         throttle_block_s: float = 600.0,
+        throttle_probe_s: float = 60.0,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         if not (client_id and client_secret and refresh_token):
@@ -208,7 +209,12 @@ class TokenProvider:
         self._store = store
         self._metrics = metrics
         self._margin_s = margin_s
+        # A throttle's length is not published (integrators report 10-30 min), so the
+        # fleet probes once after `throttle_probe_s`, doubling on each refusal up to
+        # `throttle_block_s`: a short throttle costs a minute, not the whole assumed block.
         self._throttle_block_s = throttle_block_s
+        self._throttle_probe_s = min(throttle_probe_s, throttle_block_s)
+        self._next_block_s = self._throttle_probe_s
         self._clock = clock
         # A refresh token only means something to the accounts server that issued it, so
         # the shared row is keyed by both (two simulators can hand out the same token).
@@ -253,10 +259,12 @@ class TokenProvider:
         try:
             fresh = await self._request(post)
         except ZohoTokenThrottled:
-            until = now + timedelta(seconds=self._throttle_block_s)
+            until = now + timedelta(seconds=self._next_block_s)
+            self._next_block_s = min(self._next_block_s * 2, self._throttle_block_s)
             base = current or StoredToken("", self._endpoints.api_domain, now)
             await row.write(replace(base, blocked_until=until))
             return self._blocked(base, reject, until)
+        self._next_block_s = self._throttle_probe_s
         await row.write(fresh)
         return fresh
 

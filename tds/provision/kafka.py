@@ -175,6 +175,22 @@ def _write_config(home: Path, port: int, controller_port: int) -> Path:
     return config
 
 
+# The brokers this process launched, by pid: kept so the Popen is not collected while the
+# broker runs (a ResourceWarning) and so a stopped broker is reaped, not left a zombie.
+_LAUNCHED: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def _reap(pid: int) -> None:
+    process = _LAUNCHED.get(pid)
+    if process is None:
+        return
+    try:
+        process.wait(timeout=10)  # stop_pid ends with a SIGKILL: this is short
+    except subprocess.TimeoutExpired:
+        return  # still running: keep it registered
+    del _LAUNCHED[pid]
+
+
 def _launch(home: Path, lib: Path, config: Path) -> int:
     logs = home / "logs"
     out = (logs / "stdout.log").open("ab")
@@ -185,6 +201,8 @@ def _launch(home: Path, lib: Path, config: Path) -> int:
         stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         start_new_session=True,  # survives `make up` exiting; `make down` stops it
     )
+    out.close()  # the child holds its own descriptor
+    _LAUNCHED[process.pid] = process
     return process.pid
 
 
@@ -249,6 +267,7 @@ def running_node(wait_s: float = 60.0) -> KafkaNode | None:
 def restart_node(node: KafkaNode, timeout_s: float = 120.0, down_s: float = 0.0) -> KafkaNode:
     """Stop the node and start it again on the same ports and data (for fault tests)."""
     stop_pid(node.pid)
+    _reap(node.pid)
     time.sleep(down_s)
     config = node.home / "server.properties"
     pid = _launch(node.home, resolve_jars(), config)
@@ -284,5 +303,6 @@ def stop_kafka() -> bool:
     pid = json.loads(path.read_text())["pid"]
     was_running = pid_alive(pid)
     stop_pid(pid)
+    _reap(pid)
     path.unlink(missing_ok=True)
     return was_running

@@ -40,13 +40,14 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.error import URLError
+from urllib.error import HTTPError, URLError
 
 import asyncpg
+import orjson
 
 from tds.provision.common import Services
 from tds.provision.kafka import (
@@ -149,10 +150,10 @@ class ChaosConfig:
     gap_s: tuple[float, float] = (1.0, 4.0)
     retry_budget_s: float = 1 + 2 + 4 + 8 + 16  # TDS_RETRY_BACKOFF_SECONDS=1, 5 attempts
     # Forget the access tokens while the token endpoint throttles, so every process must
-    # refresh into the block. The Zoho client then honours a fixed 600 s block
-    # (producers/zoho/client.py token_block_s, not a setting), so recovery takes over
-    # ten minutes: only for runs given that long. Otherwise the throttle is on while the
-    # processes hold valid tokens (a refresh would be refused; none is due).
+    # refresh into the block. The Zoho client probes a throttle again after 60 s
+    # (doubling per refusal; producers/zoho/tokens.py), so recovery takes about a minute:
+    # the long run does it; the short one (30 s bound) keeps the tokens, so the throttle
+    # is on while the processes hold valid tokens (a refresh would be refused; none is due).
     token_refresh_into_block: bool = False
 
 
@@ -200,12 +201,18 @@ def children(up_pid: int) -> dict[str, int]:
     return found
 
 
-def _health(web: str) -> str:
+def _health(web: str) -> tuple[str, list[str]]:
+    """The health status and its problems (an HTTP 503 still carries the document)."""
     try:
         doc = http("GET", f"{web}/api/tds/health", timeout_s=10)
-    except (URLError, OSError, ValueError):
-        return "unreachable"
-    return str(doc.get("status"))
+    except HTTPError as exc:
+        try:
+            doc = orjson.loads(exc.read())
+        except (orjson.JSONDecodeError, OSError):
+            return "unreachable", [f"HTTP {exc.code}"]
+    except (URLError, OSError, ValueError) as exc:
+        return "unreachable", [repr(exc)[:200]]
+    return str(doc.get("status")), [str(p) for p in doc.get("problems") or ()]
 
 
 async def _probe_rows(dsn: str, org: str, wanted: list[tuple[str, str, str]]) -> dict[str, Any]:
@@ -437,11 +444,17 @@ class Scenario:
         deadline = end + self.config.recovery_timeout_s
         while time.monotonic() < deadline and (fault.probes_s is None
                                                or fault.healthy_s is None):
-            if fault.healthy_s is None and _health(system.web_url) == "healthy":
-                fault.healthy_s = round(time.monotonic() - end, 1)
+            if fault.healthy_s is None:
+                status, problems = _health(system.web_url)
+                if status == "healthy":
+                    fault.healthy_s = round(time.monotonic() - end, 1)
+                else:
+                    fault.detail["last_health"] = [status, *problems]
             if fault.probes_s is None and self._probes_visible(probes):
                 fault.probes_s = round(time.monotonic() - end, 1)
             time.sleep(0.5)
+        if fault.healthy_s is not None:
+            fault.detail.pop("last_health", None)
         if fault.probes_s is not None and fault.healthy_s is not None:
             fault.recovery_s = max(fault.probes_s, fault.healthy_s)
         fault.detail["probes"] = [f"{e}/{i}" for _, _, e, i in probes]
@@ -557,7 +570,8 @@ def failures(report: dict[str, Any]) -> list[str]:
         if not fault["skipped"] and fault["recovery_s"] is None:
             problems.append(f"{fault['kind']} {fault['target']} did not recover in "
                             f"{report['config']['recovery_timeout_s']}s: probes "
-                            f"{fault['probes_s']}, healthy {fault['healthy_s']}")
+                            f"{fault['probes_s']}, healthy {fault['healthy_s']} "
+                            f"{fault['detail'].get('last_health', '')}")
     for dead in report["unexplained_dead_letters"]:
         problems.append(f"unexplained dead letter {dead['id']}: {dead['why']} "
                         f"({dead['stage']}, {dead['error_class']}: {dead['error_message']})")
@@ -603,16 +617,15 @@ def main(argv: list[str] | None = None) -> int:
                         default=float(os.environ.get("TDS_CHAOS_SECONDS", "300")))
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
-    parser.add_argument("--token-block", action="store_true",
-                        help="let the token throttle hit refreshes (recovery > 600 s)")
+    parser.add_argument("--keep-tokens", action="store_true",
+                        help="throttle the token endpoint while processes hold valid tokens "
+                             "(default: forget them, so refreshes hit the block)")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
     config = ChaosConfig(seed=seed, rounds=1, min_seconds=args.seconds,
                          max_seconds=args.seconds, recovery_timeout_s=90.0,
                          converge_timeout_s=240.0, gap_s=(0.5, 3.0),
-                         token_refresh_into_block=args.token_block)
-    if args.token_block:
-        config = replace(config, recovery_timeout_s=700.0)
+                         token_refresh_into_block=not args.keep_tokens)
     args.out.mkdir(parents=True, exist_ok=True)
     log_file = args.out / "chaos-tds.log"
     log_file.unlink(missing_ok=True)

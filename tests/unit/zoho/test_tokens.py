@@ -107,16 +107,48 @@ async def test_throttle_blocks_every_process_and_keeps_a_live_token() -> None:
     kept = await a.get(endpoint)
     assert kept.access_token == "tok1"
     row = store.rows[a.key]
-    assert row.blocked_until == clock.now + timedelta(seconds=600)
+    assert row.blocked_until == clock.now + timedelta(seconds=60)  # the first probe wait
     b = _provider(store, clock)  # a new process: sees the block, does not ask
     assert (await b.get(endpoint)).access_token == "tok1"
-    clock.now = T0 + timedelta(minutes=61)  # expired and still blocked
+    clock.now = T0 + timedelta(minutes=57, seconds=30)
+    assert (await b.get(endpoint)).access_token == "tok1"
+    assert len(endpoint.forms) == 2  # one success, one throttled: nobody asked again
+    clock.now = T0 + timedelta(minutes=61)  # expired; the block ended: one probe, refused
+    endpoint.answers.append(THROTTLE)
     with pytest.raises(ZohoTokenThrottled) as info:
         await b.get(endpoint)
-    assert info.value.retriable and info.value.retry_after_s == pytest.approx(360)
-    assert len(endpoint.forms) == 2  # one success, one throttled: nobody asked again
-    clock.now = T0 + timedelta(minutes=68)
+    assert info.value.retriable and info.value.retry_after_s == pytest.approx(60)
+    assert len(endpoint.forms) == 3
+    clock.now = T0 + timedelta(minutes=62, seconds=1)  # b's own second refusal: 120 s
+    endpoint.answers.append(THROTTLE)
+    with pytest.raises(ZohoTokenThrottled) as info:
+        await b.get(endpoint)
+    assert info.value.retry_after_s == pytest.approx(120)
+    clock.now = T0 + timedelta(minutes=64, seconds=2)
     assert (await b.get(endpoint)).access_token == "tok2"
+    assert len(endpoint.forms) == 5
+
+
+async def test_throttle_probes_double_up_to_the_block_and_reset_on_success() -> None:
+    store, clock = MemoryTokenStore(), Clock()
+    provider = TokenProvider(client_id="cid", client_secret=Secret("sec"),
+                             refresh_token=Secret("refresh"), endpoints=resolve("eu", None),
+                             store=store, clock=clock, throttle_probe_s=60,
+                             throttle_block_s=300)
+    endpoint = Endpoint(*[THROTTLE] * 5)
+    waits = []
+    for _ in range(5):
+        with pytest.raises(ZohoTokenThrottled) as info:
+            await provider.get(endpoint)
+        waits.append(info.value.retry_after_s)
+        clock.now += timedelta(seconds=info.value.retry_after_s or 0)
+    assert waits == [60, 120, 240, 300, 300]
+    assert (await provider.get(endpoint)).access_token == "tok1"
+    clock.now += timedelta(hours=2)
+    endpoint.answers.append(THROTTLE)
+    with pytest.raises(ZohoTokenThrottled) as info:
+        await provider.get(endpoint)
+    assert info.value.retry_after_s == pytest.approx(60)
 
 
 async def test_throttle_without_any_token_raises() -> None:
