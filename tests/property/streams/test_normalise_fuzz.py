@@ -47,13 +47,13 @@ def hostile_records(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     """A fixture record of some entity type with a few fields replaced, dropped or added;
     nested line items and locations are mutated too."""
     entity = draw(st.sampled_from(sorted(BASES)))
-    record = json.loads(json.dumps(BASES[entity]))
+    record: dict[str, Any] = json.loads(json.dumps(BASES[entity]))
     for _ in range(draw(st.integers(1, 4))):
-        target = record
+        target: dict[str, Any] = record
         nested = [k for k, v in record.items() if isinstance(v, list) and v
                   and all(isinstance(row, dict) for row in v)]
         if nested and draw(st.booleans()):
-            rows = record[draw(st.sampled_from(nested))]
+            rows: list[dict[str, Any]] = record[draw(st.sampled_from(nested))]
             target = rows[draw(st.integers(0, len(rows) - 1))]
         field = draw(st.sampled_from(sorted(target)) | _text) if target else draw(_text)
         action = draw(st.sampled_from(["replace", "replace", "drop", "add"]))
