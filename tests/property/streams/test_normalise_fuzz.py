@@ -52,7 +52,8 @@ def hostile_records(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
         target: dict[str, Any] = record
         nested = [k for k, v in record.items() if isinstance(v, list) and v
                   and all(isinstance(row, dict) for row in v)]
-        if nested and draw(st.booleans()):
+        into_rows = draw(st.booleans())
+        if nested and into_rows:
             rows: list[dict[str, Any]] = record[draw(st.sampled_from(nested))]
             target = rows[draw(st.integers(0, len(rows) - 1))]
         field = draw(st.sampled_from(sorted(target)) | _text) if target else draw(_text)
