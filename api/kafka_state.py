@@ -62,10 +62,21 @@ class KafkaInspector:
         self._admin = AdminClient({"bootstrap.servers": bootstrap, "client.id": "tds-api",
                                    "socket.timeout.ms": int(timeout_s * 1000)})
         self._timeout_s = timeout_s
+        self._inflight: dict[tuple[tuple[str, tuple[str, ...]], ...],
+                             asyncio.Future[list[GroupState]]] = {}
 
     async def groups(self, subscriptions: Mapping[str, Sequence[str]]) -> list[GroupState]:
-        """State, members and lag of each group on the topics it reads (off the event loop)."""
-        return await asyncio.to_thread(self.groups_sync, subscriptions)
+        """State, members and lag of each group on the topics it reads (off the event loop).
+
+        Single flight: callers asking while an inspection of the same groups runs share
+        its answer, so a burst of requests costs the broker one round, not one each."""
+        key = tuple(sorted((name, tuple(topics)) for name, topics in subscriptions.items()))
+        pending = self._inflight.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(asyncio.to_thread(self.groups_sync, subscriptions))
+            self._inflight[key] = pending
+            pending.add_done_callback(lambda _: self._inflight.pop(key, None))
+        return await asyncio.shield(pending)
 
     async def reachable(self) -> bool:
         """Whether a metadata request succeeds."""
@@ -92,18 +103,25 @@ class KafkaInspector:
         every_topic = {t for topics in subscriptions.values() for t in topics if t in metadata}
         all_partitions = [TopicPartition(t, p) for t in sorted(every_topic)
                           for p in metadata[t].partitions]
-        ends: dict[tuple[str, int], int] = {}
-        if all_partitions:
-            futures = admin.list_offsets(
-                {tp: OffsetSpec.latest() for tp in all_partitions}, request_timeout=timeout)
-            for tp, future in futures.items():
-                ends[(tp.topic, tp.partition)] = future.result(timeout=timeout).offset
+        end_futures = admin.list_offsets(
+            {tp: OffsetSpec.latest() for tp in all_partitions},
+            request_timeout=timeout) if all_partitions else {}
+        # Every request is sent before any answer is awaited: one round trip, not one per
+        # group (list_consumer_group_offsets takes a single group per call).
         described = admin.describe_consumer_groups(names, request_timeout=timeout) \
             if names else {}
+        pending_offsets = {}
+        for name in names:
+            wanted = [tp for tp in all_partitions if tp.topic in set(subscriptions[name])]
+            if wanted:
+                pending_offsets[name] = admin.list_consumer_group_offsets(
+                    [ConsumerGroupTopicPartitions(name, wanted)], request_timeout=timeout)[name]
+        ends: dict[tuple[str, int], int] = {
+            (tp.topic, tp.partition): future.result(timeout=timeout).offset
+            for tp, future in end_futures.items()}
         states = []
         for name in names:
-            wanted = set(subscriptions[name])
-            partitions = [tp for tp in all_partitions if tp.topic in wanted]
+            wanted_topics = set(subscriptions[name])
             try:
                 description = described[name].result(timeout=timeout)
                 state = str(description.state).rsplit(".", 1)[-1].lower()
@@ -111,15 +129,13 @@ class KafkaInspector:
             except KafkaException:
                 state, members = "unknown", 0
             committed: dict[tuple[str, int], int] = {}
-            if partitions:
-                request = [ConsumerGroupTopicPartitions(name, partitions)]
-                result = admin.list_consumer_group_offsets(
-                    request, request_timeout=timeout)[name].result(timeout=timeout)
+            if name in pending_offsets:
+                result = pending_offsets[name].result(timeout=timeout)
                 for tp in result.topic_partitions or []:
                     committed[(tp.topic, tp.partition)] = tp.offset
             lags = tuple(
                 PartitionLag(name, topic, part, committed.get((topic, part)), end)
-                for (topic, part), end in sorted(ends.items()) if topic in wanted
+                for (topic, part), end in sorted(ends.items()) if topic in wanted_topics
             )
             states.append(GroupState(name, state, members, lags))
         return states

@@ -265,15 +265,13 @@ def _load_table(runs: dict[str, Any], out: dict[str, dict[str, Any] | None]) -> 
 API_FINDINGS = (
     "Where the time goes:",
     "",
-    "- Cache off, `health`, `status`, `queue` and the BFF spend almost all their time asking "
-    "Kafka for the lag of the five consumer groups (`api/kafka_state.py`: metadata, "
-    "list_offsets, describe groups, then one `list_consumer_group_offsets` per group, each "
-    "waited for in turn, in a worker thread): 15–30 ms per request on this machine, and "
-    "concurrent requests queue behind one another. Their SQL is under 1 ms except "
-    "`last_sync`. With `TDS_ENABLE_CACHE=true` (the default) the answers come from the 1 s "
-    "cache: p99 ≈ 1 ms. Suggested fix for the uncached path: send the per-group offset "
-    "requests at once and wait for all futures together, and let concurrent callers share "
-    "one in-flight inspection (single flight).",
+    "- Cache off, `health`, `status`, `queue` and the BFF spend most of their time asking "
+    "Kafka for the lag of the consumer groups (`api/kafka_state.py`: metadata, end offsets, "
+    "group descriptions and one committed-offsets request per group). All requests are now "
+    "sent before any answer is awaited (one round trip instead of one per group), and "
+    "concurrent callers share one in-flight inspection (single flight), so ×8 concurrency "
+    "no longer queues eight inspections. Their SQL is under 1 ms except `last_sync`. With "
+    "`TDS_ENABLE_CACHE=true` (the default) the answers come from the 1 s cache.",
     "- `last_sync` did `max(finished_at) … WHERE status = 'completed'` as a sequential scan "
     "of every run (19 ms at 50,000 runs): migration `0040_api_indexes.sql` adds a partial "
     "index on `sync_runs (finished_at) WHERE status = 'completed'` (now an index-only "

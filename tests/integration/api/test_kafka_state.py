@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
 
 from confluent_kafka import Consumer, Producer
 
-from api.kafka_state import KafkaInspector
+from api.kafka_state import GroupState, KafkaInspector
 from tds.kafka import consumer_config, producer_config
 
 
@@ -45,6 +46,21 @@ async def test_lag_and_members(
     assert 0 < live.lag < 20
     idle = states[idle_group]
     assert idle.members == 0 and idle.lag == 21
+
+    # Single flight: eight concurrent callers cost one inspection and get the same answer.
+    calls = 0
+    inspect = inspector.groups_sync
+
+    def counted(subscriptions: Mapping[str, Sequence[str]]) -> list[GroupState]:
+        nonlocal calls
+        calls += 1
+        return inspect(subscriptions)
+
+    inspector.groups_sync = counted  # type: ignore[method-assign]
+    answers = await asyncio.gather(*(inspector.groups({live_group: [topic]}) for _ in range(8)))
+    assert calls == 1 and all(a == answers[0] for a in answers)
+    await inspector.groups({live_group: [topic]})
+    assert calls == 2  # finished inspections are not cached here (the API's cache does that)
     consumer.close()
     assert await inspector.reachable()
     assert not await KafkaInspector(bootstrap="127.0.0.1:1", timeout_s=1).reachable()
