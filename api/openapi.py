@@ -82,6 +82,10 @@ def document() -> dict[str, Any]:
             "/api/tds/sync-runs": {"get": {
                 "summary": "Sync runs, newest first",
                 "parameters": [*_PAGE,
+                               _query("after", {"type": "string", "maxLength": 400,
+                                                "pattern": _NO_NUL},
+                                      "the `next` cursor of the previous page (keyset "
+                                      "paging; not with offset)"),
                                _query("status", {"type": "string", "enum": [
                                    "started", "completed", "failed"]}, "run status"),
                                _query("run_type", {"type": "string", "enum": [

@@ -77,19 +77,25 @@ async def recent_runs(conn: asyncpg.Connection, limit: int) -> list[dict[str, An
     """The latest runs, newest first."""
     rows = await conn.fetch(
         f"SELECT {RUN_COLUMNS} FROM sync_runs "
-        "ORDER BY started_at DESC NULLS LAST, run_id LIMIT $1", limit)
+        "ORDER BY started_at DESC NULLS LAST, run_id DESC LIMIT $1", limit)
     return [_run(r) for r in rows]
+
+
+RUN_ORDER = "ORDER BY started_at DESC NULLS LAST, run_id DESC"
 
 
 async def list_runs(
     conn: asyncpg.Connection, *, limit: int, offset: int, status: str | None,
     run_type: str | None, entity_type: str | None,
+    after: tuple[datetime | None, str] | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """A filtered page of runs and the total matching.
 
     Only the filters given go into the statement, so each combination gets a plan that can
     use its index (`$1 IS NULL OR …` hides them from prepared statements' generic plans);
     the entity type is matched with `@>`, which the GIN index on entity_types serves.
+    `after` (started_at, run_id) of the previous page's last run pages by key: the runs
+    that sort after it, read from the index where the cursor left off, whatever the depth.
     """
     filters: list[str] = []
     args: list[Any] = []
@@ -100,11 +106,29 @@ async def list_runs(
             filters.append(clause.format(len(args)))
     where = " AND ".join(filters) or "true"
     total = await conn.fetchval(f"SELECT count(*) FROM sync_runs WHERE {where}", *args)
-    n = len(args)
-    rows = await conn.fetch(
-        f"SELECT {RUN_COLUMNS} FROM sync_runs WHERE {where} "
-        f"ORDER BY started_at DESC NULLS LAST, run_id LIMIT ${n + 1} OFFSET ${n + 2}",
-        *args, limit, offset)
+    if after is None:
+        n = len(args)
+        page = await conn.fetch(
+            f"SELECT {RUN_COLUMNS} FROM sync_runs WHERE {where} {RUN_ORDER} "
+            f"LIMIT ${n + 1} OFFSET ${n + 2}", *args, limit, offset)
+        return total, [_run(r) for r in page]
+    started, cursor_id = after
+    run_id: str | None = cursor_id
+    rows: list[asyncpg.Record] = []
+    if started is not None:  # the dated runs after the cursor, then the undated ones
+        n = len(args)
+        rows = list(await conn.fetch(
+            f"SELECT {RUN_COLUMNS} FROM sync_runs WHERE {where} AND "
+            f"(started_at, run_id) < (${n + 1}, ${n + 2}) {RUN_ORDER} LIMIT ${n + 3}",
+            *args, started, run_id, limit))
+        run_id = None
+    if len(rows) < limit:
+        n = len(args)
+        tail = f" AND run_id < ${n + 1}" if run_id is not None else ""
+        rows += await conn.fetch(
+            f"SELECT {RUN_COLUMNS} FROM sync_runs WHERE {where} AND started_at IS NULL{tail} "
+            f"{RUN_ORDER} LIMIT ${n + 1 + bool(tail)}",
+            *args, *([run_id] if run_id is not None else []), limit - len(rows))
     return total, [_run(r) for r in rows]
 
 

@@ -2,28 +2,65 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+
+import orjson
 from aiohttp import web
 
 from api import queries
 from api.context import API
-from api.errors import NotFound
+from api.errors import BadRequest, NotFound
 from api.params import choice_param, int_param, text_param
 from api.render import json_response
 from schemas.events import ENTITY_TYPES, RUN_TYPES, SYNC_STATUSES
 
 
+def cursor_of(run: dict[str, Any]) -> str:
+    """The opaque `after` cursor that continues after `run`."""
+    started = run["started_at"]
+    key = [started.isoformat() if started is not None else None, run["run_id"]]
+    return base64.urlsafe_b64encode(orjson.dumps(key)).decode().rstrip("=")
+
+
+def _after(request: web.Request) -> tuple[datetime | None, str] | None:
+    raw = text_param(request, "after", 400)
+    if raw is None:
+        return None
+    try:
+        started, run_id = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        when = datetime.fromisoformat(started) if started is not None else None
+        if not isinstance(run_id, str) or (when is not None and when.tzinfo is None):
+            raise ValueError("not a cursor")
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        raise BadRequest(f"after={raw!r} is not a cursor from a previous page's `next`"
+                         ) from None
+    return when, run_id
+
+
 async def list_runs(request: web.Request) -> web.Response:
-    """GET /api/tds/sync-runs?limit&offset&status&run_type&entity_type."""
+    """GET /api/tds/sync-runs?limit&offset|after&status&run_type&entity_type.
+
+    `next` is the cursor of the page after this one (None on the last page): `after=next`
+    costs the same at any depth, where a deep `offset` reads every row it skips."""
     ctx = request.app[API]
     limit = int_param(request, "limit", 50, 1, 500)
     offset = int_param(request, "offset", 0, 0, 10_000_000)
+    after = _after(request)
+    if after is not None and offset:
+        raise BadRequest("give either offset or after, not both")
     status = choice_param(request, "status", SYNC_STATUSES)
     run_type = choice_param(request, "run_type", RUN_TYPES)
     entity = choice_param(request, "entity_type", ENTITY_TYPES)
     async with ctx.db().acquire() as conn:
         total, runs = await queries.list_runs(conn, limit=limit, offset=offset, status=status,
-                                              run_type=run_type, entity_type=entity)
-    return json_response({"total": total, "limit": limit, "offset": offset, "runs": runs})
+                                              run_type=run_type, entity_type=entity,
+                                              after=after)
+    following = cursor_of(runs[-1]) if len(runs) == limit else None
+    return json_response({"total": total, "limit": limit, "offset": offset, "next": following,
+                          "runs": runs})
 
 
 async def get_run(request: web.Request) -> web.StreamResponse:

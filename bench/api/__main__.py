@@ -32,6 +32,8 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from api.queries import RUN_ORDER
+from api.runs import cursor_of
 from bench.api.seed import Volumes, drop, seed
 from tds.settings import find_services_env, load_env_file
 
@@ -51,6 +53,7 @@ ENDPOINTS = (
     ("sync-runs, status=failed", "/api/tds/sync-runs?status=failed"),
     ("sync-runs, entity_type=contact", "/api/tds/sync-runs?entity_type=contact"),
     ("sync-runs, offset 40,000", "/api/tds/sync-runs?offset=40000"),
+    ("sync-runs, after cursor at 40,000", "/api/tds/sync-runs?after={cursor}"),
     ("sync-runs/{id}", "/api/tds/sync-runs/{run_id}"),
     ("deadletter, first page", "/api/tds/deadletter"),
     ("deadletter, status=pending", "/api/tds/deadletter?status=pending"),
@@ -65,7 +68,7 @@ EXPLAINED = (
     ("dead letters by status",
      "SELECT status, count(*) AS n FROM dead_letters GROUP BY status", ()),
     ("recent runs",
-     "SELECT * FROM sync_runs ORDER BY started_at DESC NULLS LAST, run_id LIMIT 10", ()),
+     "SELECT * FROM sync_runs ORDER BY started_at DESC NULLS LAST, run_id DESC LIMIT 10", ()),
     ("active syncs", "SELECT count(*) FROM sync_runs WHERE status = 'started'", ()),
     ("success rate (last day)",
      "SELECT (SELECT count(*) FROM audit_log WHERE projected_at > now() - interval '1 day')"
@@ -78,11 +81,15 @@ EXPLAINED = (
     ("sync-runs count, entity_type=contact",
      "SELECT count(*) FROM sync_runs WHERE entity_types @> ARRAY[$1::text]", ("contact",)),
     ("sync-runs page, offset 40,000",
-     "SELECT * FROM sync_runs WHERE true ORDER BY started_at DESC NULLS LAST, run_id "
+     "SELECT * FROM sync_runs WHERE true ORDER BY started_at DESC NULLS LAST, run_id DESC "
      "LIMIT 50 OFFSET 40000", ()),
+    ("sync-runs page, after cursor at 40,000",
+     "SELECT * FROM sync_runs WHERE true AND (started_at, run_id) < ($1, $2) "
+     "ORDER BY started_at DESC NULLS LAST, run_id DESC LIMIT 50",
+     ("{cursor_started}", "{cursor_id}")),
     ("sync-runs page, entity_type=contact",
      "SELECT * FROM sync_runs WHERE entity_types @> ARRAY[$1::text] "
-     "ORDER BY started_at DESC NULLS LAST, run_id LIMIT 50", ("contact",)),
+     "ORDER BY started_at DESC NULLS LAST, run_id DESC LIMIT 50", ("contact",)),
     ("run changes (audit log of a run)",
      "SELECT projected_at, table_name, action, entity_type, entity_id, version_modified_at "
      "FROM audit_log WHERE sync_run_id = $1 ORDER BY id LIMIT 10000", ("{run_id}",)),
@@ -154,7 +161,8 @@ async def _wait_ready(base: str, proc: asyncio.subprocess.Process) -> None:
     raise RuntimeError("API server did not start")
 
 
-async def _run_mode(cache: bool, run_id: str, args: argparse.Namespace) -> dict[str, Any]:
+async def _run_mode(cache: bool, run_id: str, cursor: str, args: argparse.Namespace
+                    ) -> dict[str, Any]:
     port = _free_port()
     env = {**os.environ, "TDS_ENABLE_CACHE": "true" if cache else "false",
            "TDS_LOG_LEVEL": "WARNING"}
@@ -168,7 +176,7 @@ async def _run_mode(cache: bool, run_id: str, args: argparse.Namespace) -> dict[
         connector = aiohttp.TCPConnector(limit=max(1, args.concurrency))
         async with aiohttp.ClientSession(connector=connector) as session:
             for name, path in ENDPOINTS:
-                url = base + path.format(run_id=run_id)
+                url = base + path.format(run_id=run_id, cursor=cursor)
                 await _measure(session, url, requests=args.warmup, concurrency=1,
                                budget_s=10)
                 seq = await _measure(session, url, requests=args.requests, concurrency=1,
@@ -190,12 +198,15 @@ async def _run_mode(cache: bool, run_id: str, args: argparse.Namespace) -> dict[
     return results
 
 
-async def _explain(dsn: str, schema: str, run_id: str) -> list[dict[str, Any]]:
+async def _explain(dsn: str, schema: str, run_id: str, after: dict[str, Any]
+                   ) -> list[dict[str, Any]]:
     conn = await asyncpg.connect(dsn, server_settings={"search_path": schema})
     plans = []
     try:
         for name, sql, params in EXPLAINED:
-            values = [run_id if p == "{run_id}" else p for p in params]
+            fill = {"{run_id}": run_id, "{cursor_started}": after["started_at"],
+                    "{cursor_id}": after["run_id"]}
+            values = [fill.get(p, p) if isinstance(p, str) else p for p in params]
             rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", *values)
             plan = json.loads(rows[0][0])[0]
             top = plan["Plan"]
@@ -275,6 +286,10 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     try:
         run_id = await conn.fetchval(
             "SELECT sync_run_id FROM audit_log ORDER BY id DESC LIMIT 1")
+        # The run the 40,000-deep page starts after, in the API's order.
+        after = dict(await conn.fetchrow(
+            f"SELECT started_at, run_id FROM sync_runs {RUN_ORDER} OFFSET 39999 LIMIT 1"))
+        cursor = cursor_of(after)
     finally:
         await conn.close()
     doc: dict[str, Any] = {"meta": {
@@ -287,9 +302,9 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         "concurrency": args.concurrency, "budget_s": args.budget_s, "run_id": run_id,
         "load_before": load_before, "goal_p99_ms": GOAL_P99_MS, "seed_api_ms": SEED_MS}}
     try:
-        doc["explain"] = await _explain(dsn, args.schema, run_id)
-        doc["cache off"] = await _run_mode(False, run_id, args)
-        doc["cache on"] = await _run_mode(True, run_id, args)
+        doc["explain"] = await _explain(dsn, args.schema, run_id, after)
+        doc["cache off"] = await _run_mode(False, run_id, cursor, args)
+        doc["cache on"] = await _run_mode(True, run_id, cursor, args)
     finally:
         if not args.keep:
             await drop(dsn, args.schema)

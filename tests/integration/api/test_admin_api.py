@@ -70,7 +70,8 @@ async def test_health_and_bff(api: ApiHarness) -> None:
     assert bff == {"sync_active": True, "queue_size": 0, "last_sync": doc["last_sync"],
                    "health": "degraded"}
     recent = await (await api.client.get("/api/bff/tds/recent")).json()
-    assert [r["run_id"] for r in recent["runs"]][:1] == ["r-stock"]
+    # All three started at T0: ties go by run id, descending (the keyset order).
+    assert [r["run_id"] for r in recent["runs"]] == ["r2", "r1", "r-stock"]
 
 
 async def test_sync_runs_page_filter_and_log(api: ApiHarness) -> None:
@@ -92,6 +93,32 @@ async def test_sync_runs_page_filter_and_log(api: ApiHarness) -> None:
     assert (await bad.json())["detail"] == "limit=0 is out of range (1-500)"
     bad_status = await api.client.get("/api/tds/sync-runs?status=<script>")
     assert bad_status.status == 400
+
+
+async def test_sync_runs_keyset_pages_match_offset_pages(api: ApiHarness) -> None:
+    """Following `next` visits every run once, in the offset pages' order, undated last."""
+    async with api.pool.acquire() as conn:
+        await sync_runs.apply(conn, [
+            _run(f"k{n:02d}", "started", n % 4) for n in range(11)])  # ties on started_at
+        await conn.execute("UPDATE sync_runs SET started_at = NULL WHERE run_id IN "
+                           "('k03', 'k07')")
+    by_offset = await (await api.client.get("/api/tds/sync-runs?limit=500")).json()
+    order = [r["run_id"] for r in by_offset["runs"]]
+    assert order[-2:] == ["k07", "k03"] and by_offset["next"] is None
+    seen: list[str] = []
+    url = "/api/tds/sync-runs?limit=3"
+    for _ in range(10):  # bounded: 11 runs in pages of 3
+        page = await (await api.client.get(url)).json()
+        assert page["total"] == len(order)
+        seen += [r["run_id"] for r in page["runs"]]
+        if page["next"] is None:
+            break
+        url = f"/api/tds/sync-runs?limit=3&after={page['next']}"
+    assert seen == order
+    both = await api.client.get(f"/api/tds/sync-runs?offset=3&after={page['next'] or 'x'}")
+    assert both.status == 400
+    junk = await api.client.get("/api/tds/sync-runs?after=bm90LWEtY3Vyc29y")
+    assert junk.status == 400 and "not a cursor" in (await junk.json())["detail"]
 
 
 async def test_writes_need_the_token(api: ApiHarness) -> None:
