@@ -61,6 +61,7 @@ from tds.provision.postgres import ensure_postgres, restart_server, running_serv
 from tests.support.pipeline import (
     PROBLEMS,
     TOKEN,
+    WEBHOOK_SECRET,
     System,
     clean,
     differences,
@@ -258,6 +259,7 @@ class Scenario:
             self._chaos()
             self._converge()
             self.result["dead_letters"] = asyncio.run(self._dead_letters())
+            self.result["secrets_in_log"] = asyncio.run(self._secrets_in_log())
             self.result["sim_stats"] = http("GET", f"{system.sim_url}/_sim/stats")
             self.result["restarts_seen"] = children(system.up.pid)
         return self.report()
@@ -499,6 +501,27 @@ class Scenario:
             await conn.close()
         return [self._explain(dict(r)) for r in rows]
 
+    async def _secrets_in_log(self) -> list[str]:
+        """Which secrets the processes' log shows (must be none), faults included: the
+        simulator's client secret and refresh token, the webhook secret, the API token and
+        every Zoho access token in the shared token table."""
+        if self.log_file is None or not self.log_file.is_file():
+            return []
+        creds = http("GET", f"{self.system.sim_url}/_sim/credentials")
+        secrets = {"ZOHO_CLIENT_SECRET": creds["client_secret"],
+                   "ZOHO_REFRESH_TOKEN": creds["refresh_token"],
+                   "ZOHO_WEBHOOK_SECRET": WEBHOOK_SECRET, "TDS_API_TOKEN": TOKEN}
+        conn = await asyncpg.connect(self.services.database_url, timeout=10)
+        try:
+            for n, token in enumerate(await conn.fetch(
+                    "SELECT access_token FROM zoho_tokens WHERE access_token <> ''")):
+                secrets[f"access token {n}"] = token["access_token"]
+        finally:
+            await conn.close()
+        text = self.log_file.read_bytes()
+        return sorted(name for name, value in secrets.items()
+                      if value and value.encode() in text)
+
     def _explain(self, row: dict[str, Any]) -> dict[str, Any]:
         failed_at = row["first_failure_at"] or row["added_at"]
         at = failed_at.timestamp() if failed_at is not None else 0.0
@@ -572,6 +595,8 @@ def failures(report: dict[str, Any]) -> list[str]:
                             f"{report['config']['recovery_timeout_s']}s: probes "
                             f"{fault['probes_s']}, healthy {fault['healthy_s']} "
                             f"{fault['detail'].get('last_health', '')}")
+    for name in report.get("secrets_in_log", []):
+        problems.append(f"{name} appears in the processes' log")
     for dead in report["unexplained_dead_letters"]:
         problems.append(f"unexplained dead letter {dead['id']}: {dead['why']} "
                         f"({dead['stage']}, {dead['error_class']}: {dead['error_message']})")
@@ -603,7 +628,10 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [f"| {k} | {v} |" for k, v in sorted(report["dead_letters_by_reason"].items())]
     else:
         lines.append("none")
-    lines += ["", f"Unexplained: {len(report['unexplained_dead_letters'])}", ""]
+    lines += ["", f"Unexplained: {len(report['unexplained_dead_letters'])}", "",
+              "Secrets found in the processes' log (client secret, refresh token, webhook "
+              "secret, API token, access tokens): "
+              + (", ".join(report.get("secrets_in_log", [])) or "none"), ""]
     problems = failures(report)
     lines += ["## Verdict", "", "PASS" if not problems else "FAIL", ""]
     lines += [f"- {p}" for p in problems]
