@@ -1,60 +1,140 @@
-"""Sending from inside an agent, so that exactly_once really covers our outputs.
+"""The worker's one producer: outputs, retries, dead letters, ledger and changelog records.
 
-faust's exactly_once picks a message's transaction by the *destination* partition of a
-topic the app consumes; `tds.entity.synced`, the retry topics and `tds.sync.runs` are
-not consumed by this app, so faust would send them outside any transaction (we checked:
-only the table changelog went through a transactional producer). Here every output of an
-event goes through the transactional producer of the event's *source* partition, the one
-whose offsets faust commits in that transaction, so outputs, changelog writes and
-offsets become visible to `read_committed` readers together or not at all.
+At least once, a checkpoint is `flush()` (every output acknowledged), then the changelog,
+`flush()` again, then the consumer commits. Delivery reports are asked for failures only
+(`delivery.report.only.error`), so a healthy event costs no Python callback; any failed
+delivery makes the next `flush()` raise, and the worker stops before committing past it.
+
+Exactly once, everything between two checkpoints is one Kafka transaction that also
+carries the consumed offsets (`send_offsets_to_transaction`, fenced by the consumer
+group's generation, KIP-447), so `read_committed` readers see a batch's outputs, its
+state and its offsets together or not at all.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import Any, cast
+import uuid
+from typing import Any
 
-import faust
-from faust.types import TP
+from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 
 from schemas.cloudevents import Headers
+from streams.errors import DeliveryFailed
+from tds.kafka import producer_config
 
 logger = logging.getLogger(__name__)
 
 
-class Emitter:
-    """Sends raw bytes through the faust app's producer (transactionally when asked)."""
+class Outbox:
+    """Queues messages on a confluent-kafka producer and checks that they were delivered."""
 
-    def __init__(self, app: faust.App, *, exactly_once: bool) -> None:
-        self._app = app
-        self._exactly_once = exactly_once
-        self._crashing: set[asyncio.Future[Any]] = set()
+    def __init__(self, bootstrap: str, *, linger_ms: int, transactional_id: str | None = None,
+                 transaction_timeout_s: float = 15.0) -> None:
+        overrides: dict[str, Any] = {
+            "linger.ms": linger_ms,
+            "delivery.report.only.error": True,
+            "queue.buffering.max.messages": 500_000,
+            "batch.num.messages": 10_000,
+            "error_cb": self._on_error,
+            "on_delivery": self._delivered,  # one callback for all: none passed per message
+        }
+        if transactional_id is not None:
+            # Short: a killed worker's open transaction blocks read_committed readers of
+            # its partitions until the broker aborts it.
+            overrides["transactional.id"] = transactional_id
+            overrides["transaction.timeout.ms"] = int(transaction_timeout_s * 1000)
+            overrides["message.timeout.ms"] = int(transaction_timeout_s * 1000)
+        self._producer = Producer(producer_config(bootstrap, **overrides))
+        self._failures: list[str] = []
+        self.transactional = transactional_id is not None
+        self.pending = 0  # messages queued since the last flush or commit
+        self._in_transaction = False
+        if self.transactional:
+            self._producer.init_transactions(30)
 
-    def _transaction(self, source: TP | None) -> str | None:
-        if not self._exactly_once or source is None:
-            return None
-        group = self._app.assignor.group_for_topic(source.topic)
-        return f"{self._app.conf.id}-{group}-{source.partition}"
+    def _on_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            self._failures.append(f"fatal producer error: {error}")
+        else:
+            logger.warning("producer: %s", error)
 
-    async def send(self, topic: str, key: bytes | None, value: bytes | None,
-                   headers: Headers | None, *, partition: int | None = None,
-                   source: TP | None = None) -> None:
-        """Queue one message; the commit of `source`'s offsets waits for it."""
-        future: Any = await self._app.producer.send(
-            topic, key, value, partition, None,
-            cast(list[tuple[str, bytes]] | None, headers),  # ce_headers values are bytes
-            transactional_id=self._transaction(source))
-        future.add_done_callback(self._delivered)
-
-    def _delivered(self, future: asyncio.Future[Any]) -> None:
-        if future.cancelled():
-            return
-        error = future.exception()
+    def _delivered(self, error: KafkaError | None, message: Any) -> None:
         if error is not None:
-            # The commit that follows would lose this output: stop the worker instead, so
-            # the message is redelivered from the last committed offset after a restart.
-            logger.error("send failed, stopping the worker: %r", error)
-            crash = asyncio.ensure_future(self._app.crash(error))
-            self._crashing.add(crash)
-            crash.add_done_callback(self._crashing.discard)
+            self._failures.append(f"{message.topic()}[{message.partition()}]: {error}")
+
+    def begin(self) -> None:
+        """Open a transaction when exactly once (no-op otherwise, or when one is open)."""
+        if self.transactional and not self._in_transaction:
+            self._producer.begin_transaction()
+            self._in_transaction = True
+
+    def send(self, topic: str, key: bytes | None, value: bytes | None,
+             headers: Headers | None = None, partition: int = -1) -> None:
+        """Queue one message (waits for room when the local queue is full)."""
+        while True:
+            try:
+                self._producer.produce(topic, value, key, partition, headers=headers)
+                self.pending += 1
+                return
+            except BufferError:
+                self._producer.poll(0.05)
+
+    def changelog(self, topic: str, *, key: bytes, value: bytes | None,
+                  partition: int) -> None:
+        """Queue one state record (the signature `ChangelogState.flush_to` calls)."""
+        self.send(topic, key, value, None, partition)
+
+    def poll(self) -> None:
+        """Serve delivery reports without waiting."""
+        self._producer.poll(0)
+
+    def flush(self, timeout_s: float = 60.0) -> None:
+        """Wait until every queued message is acknowledged; DeliveryFailed otherwise."""
+        left = self._producer.flush(timeout_s)
+        self.pending = 0
+        if left:
+            self._failures.append(f"{left} messages not delivered in {timeout_s}s")
+        self.check()
+
+    def check(self) -> None:
+        """Raise DeliveryFailed for any delivery that failed so far."""
+        if self._failures:
+            raise DeliveryFailed("; ".join(self._failures[:5]))
+
+    def commit(self, offsets: list[TopicPartition], group_metadata: Any) -> None:
+        """Exactly once: commit the open transaction with the consumed `offsets`."""
+        if not self._in_transaction:
+            self.begin()
+        try:
+            if offsets:
+                self._producer.send_offsets_to_transaction(offsets, group_metadata, 30)
+            self._producer.commit_transaction(60)
+        except KafkaException as exc:
+            raise DeliveryFailed(f"transaction commit failed: {exc}") from exc
+        finally:
+            self._in_transaction = False
+            self.pending = 0
+        self.check()
+
+    def abort(self) -> None:
+        """Exactly once: drop the open transaction's outputs (best effort)."""
+        if self._in_transaction:
+            self._in_transaction = False
+            try:
+                self._producer.abort_transaction(30)
+            except KafkaException as exc:
+                logger.warning("abort failed: %s", exc)
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Deliver what is queued (at least once) or abort (exactly once)."""
+        if self.transactional:
+            self.abort()
+        else:
+            self._producer.flush(timeout_s)
+
+
+def transactional_id(app_id: str) -> str:
+    """A transactional id per process; fencing comes from the group generation (KIP-447),
+    so it need not be tied to partitions."""
+    return f"{app_id}-{uuid.uuid4().hex[:12]}"

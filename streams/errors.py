@@ -29,3 +29,11 @@ class FetchFailed(StreamsError):
 
 class ConfigError(StreamsError):
     """The worker's topics or settings cannot work together (e.g. partition counts)."""
+
+
+class StateError(StreamsError):
+    """A state partition could not be restored from its changelog."""
+
+
+class DeliveryFailed(StreamsError):
+    """Kafka did not acknowledge an output; the worker stops before committing past it."""

@@ -35,7 +35,7 @@ class NoFetcher:
 
 class LazyFetcher:
     """Opens the real client on first use, inside the worker's event loop, and closes
-    it when the worker stops (faust owns the loop, so nothing can open it earlier)."""
+    it when the worker stops (the worker owns the loop, so nothing can open it earlier)."""
 
     def __init__(self, open_client: Callable[[], AbstractAsyncContextManager[RecordFetcher]]
                  ) -> None:

@@ -17,12 +17,21 @@ from streams.errors import InvalidEvent
 
 _SCALE = Decimal("0.000001")
 _LIMIT = Decimal(10) ** 22  # decimal(28, 6) keeps 22 digits before the point
+_INT_FAST = 10**21
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no", ""})
 
 
 def to_decimal(value: Any) -> Decimal | None:
     """A number, numeric string or `""`/None as decimal(28,6); ValueError when not one."""
+    kind = value.__class__
+    # Fast paths (most of Zoho's money): finite and well inside the range, so quantize
+    # can neither fail nor overflow; the checks below would all pass.
+    if kind is float:
+        if -1e21 < value < 1e21:
+            return Decimal(repr(value)).quantize(_SCALE)
+    elif kind is int and -_INT_FAST < value < _INT_FAST:
+        return Decimal(value).quantize(_SCALE)
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -128,16 +137,27 @@ class Fields:
     def _fail(self, name: str, exc: ValueError) -> InvalidEvent:
         return InvalidEvent(f"field {name!r}: {exc}", entity_type=self.entity_type, field=name)
 
-    def decimal(self, name: str, *fallbacks: str) -> Decimal | None:
-        """Optional decimal; the first present of `name`, *fallbacks."""
-        for key in (name, *fallbacks):
+    def _first(self, name: str, fallbacks: tuple[str, ...]) -> tuple[str, Any]:
+        """(key, value) of the first non-empty of `name`, *fallbacks; value None if none.
+        `name` is looked at before any tuple is built: it is nearly always there."""
+        value = self.record.get(name)
+        if value is not None and value != "":
+            return name, value
+        for key in fallbacks:
             value = self.record.get(key)
             if value is not None and value != "":
-                try:
-                    return to_decimal(value)
-                except ValueError as exc:
-                    raise self._fail(key, exc) from None
-        return None
+                return key, value
+        return name, None
+
+    def decimal(self, name: str, *fallbacks: str) -> Decimal | None:
+        """Optional decimal; the first present of `name`, *fallbacks."""
+        key, value = self._first(name, fallbacks)
+        if value is None:
+            return None
+        try:
+            return to_decimal(value)
+        except ValueError as exc:
+            raise self._fail(key, exc) from None
 
     def required_decimal(self, name: str) -> Decimal:
         """A decimal that must be present."""
@@ -149,14 +169,16 @@ class Fields:
 
     def text(self, name: str, *fallbacks: str) -> str | None:
         """Optional text; the first non-empty of `name`, *fallbacks."""
-        for key in (name, *fallbacks):
-            value = self.record.get(key)
-            if value is not None and value != "":
-                try:
-                    return to_text(value)
-                except ValueError as exc:
-                    raise self._fail(key, exc) from None
-        return None
+        value = self.record.get(name)
+        if value.__class__ is str and value:  # the common case
+            return value
+        key, value = self._first(name, fallbacks)
+        if value is None:
+            return None
+        try:
+            return to_text(value)
+        except ValueError as exc:
+            raise self._fail(key, exc) from None
 
     def required_text(self, name: str, *fallbacks: str) -> str:
         """Text that must be present and non-empty."""
@@ -168,14 +190,13 @@ class Fields:
 
     def time(self, name: str, *fallbacks: str) -> datetime | None:
         """Optional timestamp as aware UTC."""
-        for key in (name, *fallbacks):
-            value = self.record.get(key)
-            if value is not None and value != "":
-                try:
-                    return to_utc(value)
-                except ValueError as exc:
-                    raise self._fail(key, exc) from None
-        return None
+        key, value = self._first(name, fallbacks)
+        if value is None:
+            return None
+        try:
+            return to_utc(value)
+        except ValueError as exc:
+            raise self._fail(key, exc) from None
 
     def date(self, name: str) -> date | None:
         """Optional date."""

@@ -1,8 +1,9 @@
 """Sync-run accounting: count a run's events and close it once all are processed.
 
 A run's raw events are spread over every partition (keyed by record), so each worker
-sends one small ledger message per first-attempt event of a run, keyed by run id, to
-the app's internal ledger topic; one agent per run id folds them into the `runs` table.
+sends, per batch, one small ledger message per run and outcome with the number of
+first-attempt events, keyed by run id, to the app's internal ledger topic; the owner of
+the run id's ledger partition folds them into the `runs` state.
 The poller's own lifecycle events (`tds.sync.started`, then `completed` or `failed` with
 `sent`, how many raw events it published) are folded in the same way. When the poller
 has finished and `seen` reaches `sent`, the worker publishes `tds.sync.completed` (or
@@ -11,7 +12,7 @@ deleted. A run with no ledger message for `idle_timeout_s` is closed as
 `tds.sync.failed` ("stalled"): its poller died silently, or some of its events could not
 be attributed (a raw value too corrupt to read its run id).
 
-Counts are exact under exactly_once (the ledger message commits with the event); at
+Counts are exact under exactly_once (the ledger message commits with the events); at
 least once, a redelivery after a crash may count an event twice.
 """
 
@@ -73,10 +74,12 @@ class RunState:
         return self.expected if self.expected is not None else self.sent
 
 
-def count_message(run_id: str, outcome: str, source: str, org_id: str, at_us: int) -> bytes:
-    """A ledger message: one first-attempt event of `run_id` ended with `outcome`."""
+def count_message(run_id: str, outcome: str, source: str, org_id: str, at_us: int,
+                  n: int = 1) -> bytes:
+    """A ledger message: `n` first-attempt events of `run_id` ended with `outcome` (one
+    message per run and outcome per batch; `n` absent means 1, as faust's worker wrote)."""
     return orjson.dumps({"t": "count", "run": run_id, "o": outcome, "src": source,
-                         "org": org_id, "at": at_us})
+                         "org": org_id, "at": at_us, "n": n})
 
 
 def poller_message(event: SyncRunEvent, at_us: int) -> bytes:
@@ -112,16 +115,17 @@ def apply(state: RunState | None, message: dict[str, Any], *, now_us: int,
         return current, None
     if kind == "count":
         outcome = message["o"]
+        n = int(message.get("n", 1))
         current = replace(
             current,
             run_type=(current.run_type if current.poller_status
                       else RUN_TYPE_OF_SOURCE.get(message.get("src", ""), current.run_type)),
             org_id=current.org_id or str(message.get("org", "")),
-            seen=current.seen + 1,
-            changed=current.changed + (outcome == "changed"),
-            deleted=current.deleted + (outcome == "deleted"),
-            unchanged=current.unchanged + (outcome == "unchanged"),
-            failed=current.failed + (outcome == "failed"),
+            seen=current.seen + n,
+            changed=current.changed + n * (outcome == "changed"),
+            deleted=current.deleted + n * (outcome == "deleted"),
+            unchanged=current.unchanged + n * (outcome == "unchanged"),
+            failed=current.failed + n * (outcome == "failed"),
             started_at_us=current.started_at_us or int(message.get("at") or now_us),
             last_activity_us=now_us,
         )

@@ -1,4 +1,4 @@
-"""The version rule: which raw event may change a record, kept per key in a faust table.
+"""The version rule: which raw event may change a record, kept per key in the versions state.
 
 Versions are totally ordered by `(modified, observed, rank, offset)`:
 

@@ -1,15 +1,14 @@
-"""Run one stream worker process: check topics, build the app, hand the loop to faust."""
+"""Run one stream worker process: check topics, build the engine, run it until stopped."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from pathlib import Path
-from typing import Any, NoReturn
+import signal
+from types import FrameType
 
-import faust
-
-from streams.app import StreamsApp
 from streams.config import StreamsConfig
+from streams.engine import Engine
 from streams.fetch import LazyFetcher, RecordFetcher
 from streams.topics import checked
 from tds.metrics import Metrics
@@ -18,25 +17,32 @@ logger = logging.getLogger(__name__)
 
 
 def build(config: StreamsConfig, *, fetcher: RecordFetcher,
-          metrics: Metrics | None = None) -> StreamsApp:
-    """The app for `config` after checking its topics on the broker."""
-    config = checked(config)
-    streams = StreamsApp(config, fetcher=fetcher, metrics=metrics)
-    if isinstance(fetcher, LazyFetcher):
-        async def close_fetcher(app: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+          metrics: Metrics | None = None) -> Engine:
+    """The engine for `config` after checking (and completing) its topics on the broker."""
+    return Engine(checked(config), fetcher=fetcher, metrics=metrics)
+
+
+async def _serve(engine: Engine) -> None:
+    fetcher = engine.processor.fetcher
+    try:
+        await engine.run()
+    finally:
+        if isinstance(fetcher, LazyFetcher):
             await fetcher.aclose()
 
-        streams.app.on_before_shutdown.connect(close_fetcher)
-    return streams
 
+def run(engine: Engine) -> int:
+    """Run until SIGTERM/SIGINT; the last checkpoint is taken before the process ends."""
+    config = engine.config
+    logger.info("worker %s: %s → %s (%s)", config.app_id,
+                ", ".join((config.realtime_topic, config.bulk_topic)), config.synced_topic,
+                config.processing_guarantee)
 
-def run(streams: StreamsApp) -> NoReturn:
-    """Run the faust worker until SIGTERM/SIGINT (faust exits the process)."""
-    logger.info("worker %s: %s → %s (%s, store %s)", streams.config.app_id,
-                ", ".join((streams.config.realtime_topic, streams.config.bulk_topic)),
-                streams.config.synced_topic, streams.config.processing_guarantee,
-                streams.config.store)
-    Path(streams.app.conf.datadir).mkdir(parents=True, exist_ok=True)
-    worker = faust.Worker(streams.app, quiet=True, override_logging=False,
-                          redirect_stdouts=False)
-    worker.execute_from_commandline()
+    def stop(signum: int, frame: FrameType | None) -> None:
+        logger.info("signal %d: stopping after this batch", signum)
+        engine.stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    asyncio.run(_serve(engine))
+    return 0

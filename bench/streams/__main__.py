@@ -12,7 +12,7 @@ start-up and rebalancing are excluded the same way for every contender.
     python -m bench.streams [--events 50000] [--partitions 6] [--profile]
 
 Writes bench/out/streams-<time>.json and .md. `--profile` samples one worker with py-spy
-(if installed) and reports the hottest frames.
+(`$PY_SPY` or on PATH) and reports the hottest frames.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class Result:
 
 
 class Topics:
-    """A fresh topic set for one run (deleted afterwards, faust's internal ones too)."""
+    """A fresh topic set for one run (deleted afterwards, the workers' internal ones too)."""
 
     def __init__(self, admin: AdminClient, partitions: int, prefix: str) -> None:
         self.admin, self.tag = admin, f"{prefix}-{uuid.uuid4().hex[:8]}"
@@ -142,13 +142,13 @@ def _count(bootstrap: str, topic: str) -> int:
     return count
 
 
-def _worker(bootstrap: str, topics: Topics, app_id: str, data_dir: Path, guarantee: str,
+def _worker(bootstrap: str, topics: Topics, app_id: str, guarantee: str,
             log: Path) -> subprocess.Popen[bytes]:
     env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=bootstrap, TDS_RETRY_MAX_ATTEMPTS="1",
                TDS_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
     args = [sys.executable, "-m", "tds.cli", "worker", "--app-id", app_id, "--guarantee",
-            guarantee, "--store", "rocksdb://", "--data-dir", str(data_dir),
-            "--realtime-topic", topics.names["realtime"], "--bulk-topic", topics.names["bulk"],
+            guarantee, "--realtime-topic", topics.names["realtime"],
+            "--bulk-topic", topics.names["bulk"],
             "--synced-topic", topics.names["synced"], "--sync-runs-topic",
             topics.names["runs"], "--deadletter-topic", topics.names["dlq"],
             "--retry-prefix", topics.retry_prefix]
@@ -159,7 +159,7 @@ def _worker(bootstrap: str, topics: Topics, app_id: str, data_dir: Path, guarant
 def _profile(pid: int, path: Path, delay_s: float = 6.0, duration_s: int = 12
              ) -> threading.Thread | None:
     """Sample a busy worker with py-spy (PATH or $PY_SPY), if it is installed."""
-    spy = shutil.which("py-spy") or os.environ.get("PY_SPY")
+    spy = os.environ.get("PY_SPY") or shutil.which("py-spy")
     if not spy:
         return None
 
@@ -174,7 +174,7 @@ def _profile(pid: int, path: Path, delay_s: float = 6.0, duration_s: int = 12
     return thread
 
 
-def run_faust(bootstrap: str, admin: AdminClient, *, count: int, partitions: int,
+def run_workers(bootstrap: str, admin: AdminClient, *, count: int, partitions: int,
               processes: int, guarantee: str, resync: bool = False,
               profile: Path | None = None) -> Result:
     """N `tds worker` processes over a fresh backlog."""
@@ -185,7 +185,7 @@ def run_faust(bootstrap: str, admin: AdminClient, *, count: int, partitions: int
     if resync:  # the same records again: every one is skipped as a duplicate
         _fill(bootstrap, topics.names["bulk"], count, run_id=f"run2-{seed}", seed=seed)
     workdir = Path(tempfile.mkdtemp(prefix="bench-streams-"))
-    procs = [_worker(bootstrap, topics, app_id, workdir / f"w{n}", guarantee,
+    procs = [_worker(bootstrap, topics, app_id, guarantee,
                      workdir / f"w{n}.log") for n in range(processes)]
     sampler = _profile(procs[0].pid, profile) if profile is not None else None
     try:
@@ -239,19 +239,21 @@ def run_peer(bootstrap: str, admin: AdminClient, *, count: int, partitions: int)
 
 # Frames whose inclusive share says where an event's time goes.
 KEY_FRAMES = {
-    "StreamsApp.handle_raw": "our handler, all of it",
-    "Processor.decode": "  decode the raw event (fastavro)",
-    "Processor.process": "  the pipeline, incl. the versions table",
-    "normalise": "    normalise",
-    "Processor._emit": "    build + encode tds.entity.synced",
-    "ManagedUserDict.__setitem__": "    versions table write (RocksDB + changelog)",
-    "Emitter.send": "  send outputs (aiokafka producer)",
-    "StreamsApp._count": "  sync-run ledger message",
-    "Consumer._drain_messages": "faust: consumer → conductor → streams",
-    "Stream._c_aiter": "faust: stream iteration and acks",
-    "ProducerBuffer._handle_pending": "faust: changelog producer buffer",
-    "Sender._sender_routine": "aiokafka: producer sender",
-    "EpollSelector.select": "idle (any thread)",
+    "Engine.process": "the engine's batches, all of them",
+    "Engine._raw": "  raw events",
+    "Processor.decode": "    decode the raw event (fastavro)",
+    "Processor.process": "    the pipeline, incl. the versions state",
+    "read_event": "      read the body (orjson)",
+    "normalise": "      normalise",
+    "content_hash": "      content hash",
+    "Processor._emit": "      build + encode tds.entity.synced",
+    "ce_headers": "        CloudEvents headers",
+    "Outbox.send": "    produce outputs (confluent-kafka)",
+    "Histogram.observe": "    latency histogram",
+    "Engine.step": "consume + everything (self: waiting in poll/consume)",
+    "Engine.checkpoint": "checkpoints: flush, changelog, commit",
+    "ChangelogState.flush_to": "  changelog records",
+    "Ledger.count": "sync-run ledger counts",
 }
 
 
@@ -283,7 +285,7 @@ def render(results: list[Result], meta: dict[str, Any], profile: list[str]) -> s
     lines = ["# Stream worker benchmark", "",
              f"{meta['when']} · {meta['cpus']} CPUs · load before {meta['load_before']} · "
              f"after {meta['load_after']} · {meta['events']} events per run, "
-             f"{meta['partitions']} partitions, RocksDB store", "",
+             f"{meta['partitions']} partitions, in-memory state + changelog", "",
              "| contender | processes | guarantee | events | s | events/s | per process | "
              "vs peer | outputs |", "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
@@ -321,20 +323,20 @@ def main(argv: list[str] | None = None) -> int:
     if "peer" not in args.skip:
         results.append(run_peer(bootstrap, admin, **kw))
         print(results[-1])
-    results.append(run_faust(bootstrap, admin, processes=1, guarantee="at_least_once", **kw))
+    results.append(run_workers(bootstrap, admin, processes=1, guarantee="at_least_once", **kw))
     print(results[-1])
     if "two" not in args.skip:
-        results.append(run_faust(bootstrap, admin, processes=2, guarantee="at_least_once", **kw))
+        results.append(run_workers(bootstrap, admin, processes=2, guarantee="at_least_once", **kw))
         print(results[-1])
     if "eos" not in args.skip:
-        results.append(run_faust(bootstrap, admin, processes=1, guarantee="exactly_once", **kw))
+        results.append(run_workers(bootstrap, admin, processes=1, guarantee="exactly_once", **kw))
         print(results[-1])
     if "resync" not in args.skip:
-        results.append(run_faust(bootstrap, admin, processes=1, guarantee="at_least_once",
+        results.append(run_workers(bootstrap, admin, processes=1, guarantee="at_least_once",
                                  resync=True, **kw))
         print(results[-1])
     if profile_path is not None:  # a separate run: the sampler slows the worker down
-        sampled = run_faust(bootstrap, admin, processes=1, guarantee="at_least_once",
+        sampled = run_workers(bootstrap, admin, processes=1, guarantee="at_least_once",
                             profile=profile_path, **kw)
         meta["profiled_run_events_per_s"] = sampled.events_per_s
     meta["load_after"] = round(os.getloadavg()[0], 2)

@@ -10,31 +10,32 @@ from streams.fields import Fields
 Record = dict[str, Any]
 
 # Zoho's two stock shapes (facts §6): the same numbers under location_* or warehouse_*.
-_SHAPES = (("locations", "location", "location_", "warehouse_"),
-           ("warehouses", "warehouse", "warehouse_", "location_"))
+# Per shape: the array, the kind, and each output field's (preferred, fallback) keys.
+_LEVEL_FIELDS = ("id", "name", "stock_on_hand", "available_stock", "actual_available_stock",
+                 "committed_stock")
+_SHAPES = tuple(
+    (array, kind, {field: (prefix + field, other + field) for field in _LEVEL_FIELDS})
+    for array, kind, prefix, other in (("locations", "location", "location_", "warehouse_"),
+                                       ("warehouses", "warehouse", "warehouse_", "location_")))
 
 
 def stock_levels(fields: Fields) -> list[Record]:
     """Per-location stock, from `locations[]` (preferred) or `warehouses[]`, by location id."""
-    for array, kind, prefix, other in _SHAPES:
+    for array, kind, keys in _SHAPES:
         rows = fields.rows(array)
         if not rows:
             continue
         levels: list[Record] = []
         for row in rows:
             level = Fields(row, fields.entity_type)
-
-            def name(suffix: str, _p: str = prefix, _o: str = other) -> tuple[str, str]:
-                return _p + suffix, _o + suffix
-
             levels.append({
-                "location_id": level.required_text(*name("id")),
-                "location_name": level.text(*name("name")),
+                "location_id": level.required_text(*keys["id"]),
+                "location_name": level.text(*keys["name"]),
                 "location_kind": kind,
-                "stock_on_hand": level.decimal(*name("stock_on_hand")),
-                "available_stock": level.decimal(*name("available_stock")),
-                "actual_available_stock": level.decimal(*name("actual_available_stock")),
-                "committed_stock": level.decimal(*name("committed_stock")),
+                "stock_on_hand": level.decimal(*keys["stock_on_hand"]),
+                "available_stock": level.decimal(*keys["available_stock"]),
+                "actual_available_stock": level.decimal(*keys["actual_available_stock"]),
+                "committed_stock": level.decimal(*keys["committed_stock"]),
             })
         levels.sort(key=lambda level: level["location_id"])
         return levels

@@ -1,4 +1,4 @@
-"""`tds worker`: one faust stream worker (raw events → tds.entity.synced)."""
+"""`tds worker`: one stream worker process (raw events → tds.entity.synced)."""
 
 from __future__ import annotations
 
@@ -20,27 +20,27 @@ _ZOHO_CLIENT = "producers.zoho:open_client"
 
 def register(sub: Any) -> None:
     """Add the subcommand."""
-    parser = sub.add_parser("worker", help="run a stream worker (faust): raw → tds.entity.synced")
+    parser = sub.add_parser("worker", help="run a stream worker: raw → tds.entity.synced")
     parser.add_argument("--app-id", default="tds-streams",
-                        help="faust app id = consumer group and table-topic prefix")
+                        help="consumer group and prefix of the worker's internal topics")
     parser.add_argument("--guarantee", choices=("at_least_once", "exactly_once"),
                         default="at_least_once",
-                        help="processing guarantee; exactly_once (Kafka transactions) is "
-                             "not reliable across rebalances in faust-streaming 0.15 (see "
-                             "README)")
-    parser.add_argument("--store", default="rocksdb://",
-                        help="table store: rocksdb:// (default) or memory://")
-    parser.add_argument("--data-dir", default=".tds/streams",
-                        help="folder of the RocksDB tables (one per worker on a host)")
-    parser.add_argument("--realtime-concurrency", type=int, default=None,
-                        help="concurrent handlers of realtime events (TDS_WORKER_THREADS)")
-    parser.add_argument("--bulk-concurrency", type=int, default=None,
-                        help="concurrent handlers of bulk events (TDS_WORKER_THREADS)")
+                        help="processing guarantee: exactly_once commits each checkpoint's "
+                             "outputs, state and offsets in one Kafka transaction")
+    parser.add_argument("--store", default=None,
+                        help="ignored (kept for old scripts): state is held in memory and "
+                             "restored from its changelog topic")
+    parser.add_argument("--data-dir", default=None,
+                        help="ignored (kept for old scripts), as --store")
+    parser.add_argument("--batch-max", type=int, default=None,
+                        help="most messages processed per batch (default 1000)")
+    parser.add_argument("--commit-interval", type=float, default=None, metavar="SECONDS",
+                        help="checkpoint period: outputs, state, offsets (default 1)")
     parser.add_argument("--run-idle-timeout", type=float, default=None, metavar="SECONDS",
                         help="close a sync run as failed after this long without events")
     parser.add_argument("--session-timeout", type=float, default=None, metavar="SECONDS",
                         help="consumer session timeout: how soon a dead worker's partitions "
-                             "move (default 30)")
+                             "move (default 10)")
     parser.add_argument("--metrics-port", type=int, default=0,
                         help="serve Prometheus metrics on 127.0.0.1:PORT (0: off)")
     parser.add_argument("--fetcher", default=None, metavar="MODULE:CALLABLE",
@@ -85,10 +85,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         settings,
         app_id=args.app_id,
         processing_guarantee=args.guarantee,
-        store=args.store,
-        data_dir=args.data_dir,
-        realtime_concurrency=args.realtime_concurrency,
-        bulk_concurrency=args.bulk_concurrency,
+        batch_max=args.batch_max,
+        commit_interval_s=args.commit_interval,
         run_idle_timeout_s=args.run_idle_timeout,
         session_timeout_s=args.session_timeout,
         realtime_topic=args.realtime_topic,
@@ -99,9 +97,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         retry_prefix=args.retry_prefix,
     )
     metrics = Metrics.create()
-    streams = build(config, fetcher=_fetcher(args, settings), metrics=metrics)
+    engine = build(config, fetcher=_fetcher(args, settings), metrics=metrics)
     if args.metrics_port:
         from prometheus_client import start_http_server
 
         start_http_server(args.metrics_port, addr="127.0.0.1", registry=metrics.registry)
-    run_worker(streams)
+    return run_worker(engine)

@@ -76,8 +76,6 @@ class Worker:
     app_id: str
     log_dir: Path
     guarantee: str = "at_least_once"
-    store: str = "memory://"
-    data_dir: Path | None = None
     fetcher_records: dict[str, Any] | None = None
     retry_backoff_s: float = 0.3
     extra_args: list[str] = field(default_factory=list)
@@ -92,14 +90,12 @@ class Worker:
                    TDS_RETRY_BACKOFF_SECONDS=str(self.retry_backoff_s),
                    TDS_LOG_LEVEL="INFO", PYTHONPATH=str(ROOT))
         args = [sys.executable, "-m", "tds.cli", "worker", "--app-id", self.app_id,
-                "--guarantee", self.guarantee, "--store", self.store,
+                "--guarantee", self.guarantee,
                 "--session-timeout", "6",
                 "--realtime-topic", self.topics.realtime, "--bulk-topic", self.topics.bulk,
                 "--synced-topic", self.topics.synced, "--sync-runs-topic", self.topics.runs,
                 "--deadletter-topic", self.topics.deadletter,
                 "--retry-prefix", self.topics.retry_prefix, *self.extra_args]
-        if self.data_dir is not None:
-            args += ["--data-dir", str(self.data_dir)]
         if self.fetcher_records is not None:
             path = self.log_dir / f"{self.app_id}-records.json"
             path.write_text(json.dumps(self.fetcher_records))

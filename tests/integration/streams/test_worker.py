@@ -20,7 +20,7 @@ from tds.kafka import producer_config
 from tests.integration.streams.support import Reader, Topics, Worker, produce, running, synced
 from tests.unit.streams.builders import ORG, T0, item, raw
 
-BACKLOG = int(os.environ.get("TDS_TEST_BULK_BACKLOG", "20000"))
+BACKLOG = int(os.environ.get("TDS_TEST_BULK_BACKLOG", "100000"))
 
 
 def _publish_run(bootstrap: str, topic: str, run_id: str, status: str, sent: int = 0) -> None:
@@ -74,6 +74,7 @@ def test_out_of_order_and_duplicate_deliveries_end_in_the_latest_state(
         reader.read(finished, timeout_s=90)
     reader.close()
     assert finished(reader.messages), f"only {len(reader.messages)} messages"
+    assert worker.process is not None and worker.process.returncode == 0, worker.logs()
     by_key: dict[str, list[tuple[datetime, int]]] = {}
     for event in synced(reader.messages, stream_topics.synced):
         by_key.setdefault(event.entity_id, []).append(

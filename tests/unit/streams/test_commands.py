@@ -16,18 +16,21 @@ SETTINGS = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092",
 def test_worker_options_reach_the_config() -> None:
     args = build_parser().parse_args([
         "worker", "--app-id", "w1", "--guarantee", "exactly_once", "--store", "memory://",
-        "--bulk-topic", "b", "--retry-prefix", "r.", "--session-timeout", "9"])
+        "--bulk-topic", "b", "--retry-prefix", "r.", "--session-timeout", "9",
+        "--batch-max", "500"])
     config = StreamsConfig.from_settings(
-        SETTINGS, app_id=args.app_id, processing_guarantee=args.guarantee, store=args.store,
+        SETTINGS, app_id=args.app_id, processing_guarantee=args.guarantee,
         bulk_topic=args.bulk_topic, retry_prefix=args.retry_prefix,
-        session_timeout_s=args.session_timeout, realtime_topic=args.realtime_topic)
-    assert (config.app_id, config.exactly_once, config.store, config.bulk_topic) == (
-        "w1", True, "memory://", "b")
+        session_timeout_s=args.session_timeout, realtime_topic=args.realtime_topic,
+        batch_max=args.batch_max, commit_interval_s=args.commit_interval)
+    assert (config.app_id, config.exactly_once, config.bulk_topic, config.batch_max) == (
+        "w1", True, "b", 500)
+    assert config.commit_interval_s == 1.0  # None keeps the default
     assert config.realtime_topic == "zoho.raw.realtime"  # None keeps the catalogue's name
     assert config.retry_topic(2) == "r.2" and config.session_timeout_s == 9
     assert config.retry_policy.delays_s == (2.0, 4.0, 8.0)
-    assert (config.realtime_concurrency, config.bulk_concurrency) == (4, 4)
     assert config.ledger_topic == "w1-run-ledger"
+    assert config.versions_changelog == "w1-versions-changelog"  # faust's table topic name
     assert build_parser().parse_args(["worker"]).guarantee == "at_least_once"
 
 

@@ -174,3 +174,12 @@ async def test_a_retry_keeps_its_first_offset_as_its_version() -> None:
     result = await runner.feed(event, headers=headers)
     assert result.attempt == 1
     assert synced(result).version_offset == 41
+
+
+async def test_synced_headers_are_ce_headers() -> None:
+    from schemas.cloudevents import ce_headers, header_map
+
+    result = await Runner().feed(raw("item", item("1")))
+    event_id = header_map(result.headers)["ce_id"].decode()
+    assert result.headers == ce_headers("tds.entity.synced", "/tds/streams",
+                                        event_id=event_id, time=NOW)

@@ -1,0 +1,345 @@
+"""The worker's loop: one confluent-kafka consumer, batches, realtime first, checkpoints.
+
+One consumer in the app's group subscribes to both raw topics, the sync-runs topic and
+the internal run ledger, with the `range` assignor: for topics of equal partition counts
+it gives partition p of every topic to one member, so the realtime and bulk events of a
+record meet the same in-memory versions partition (and its changelog partition).
+
+A batch is what `consume` has at hand (up to `batch_max`). Realtime events go first, so
+a webhook waits at most for the batch it arrived in, plus the small local prefetch queue
+in front of it (`queued_max_kbytes`): a bulk backlog waits in Kafka, not in the worker.
+
+Every `commit_interval_s` (and before partitions are revoked) a checkpoint makes the
+progress durable, in this order (at least once):
+
+1. flush the outputs (synced, retries, dead letters, ledger) and check their delivery;
+2. produce the state changed since the last checkpoint to the changelogs, flush;
+3. commit the consumed offsets.
+
+A crash anywhere before 3 replays from the last commit against the state of the last
+checkpoint (or newer), so no event is lost; what was already published may be
+published again (same event id; readers keep the greatest version). Exactly once, the
+three steps are one Kafka transaction (`streams.emit.Outbox.commit`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+from schemas.codec import Codec, default_codec
+from schemas.events import RawEvent
+from streams.config import StreamsConfig
+from streams.emit import Outbox, transactional_id
+from streams.failures import FailureRouter
+from streams.fetch import RecordFetcher
+from streams.ledger import Ledger
+from streams.messages import KafkaMessage
+from streams.pipeline import Position, Processor, Result
+from streams.state import ChangelogState
+from streams.versions import RANK_BULK, RANK_REALTIME
+from tds.kafka import consumer_config
+from tds.metrics import Metrics
+
+logger = logging.getLogger(__name__)
+
+# Bulk events processed between two looks at the realtime consumer (~20 ms of work).
+_BULK_CHUNK = 200
+
+
+def _outcome(result: Result) -> str:
+    if result.verdict.emits:
+        return "deleted" if result.op == "delete" else "changed"
+    return "unchanged"
+
+
+def consumer_settings(config: StreamsConfig) -> dict[str, Any]:
+    """The group consumer's settings (exposed so the bench and tests can see them)."""
+    session_ms = int(config.session_timeout_s * 1000)
+    return consumer_config(config.bootstrap, config.app_id, **{
+        "partition.assignment.strategy": "range",
+        "session.timeout.ms": session_ms,
+        "heartbeat.interval.ms": min(3000, session_ms // 3),
+        "queued.min.messages": config.queued_min_messages,
+        "queued.max.messages.kbytes": config.queued_max_kbytes,
+        "client.id": f"{config.app_id}-worker",
+    })
+
+
+class Engine:
+    """Runs one worker process: consume, process, produce, checkpoint."""
+
+    def __init__(
+        self,
+        config: StreamsConfig,
+        *,
+        fetcher: RecordFetcher,
+        metrics: Metrics | None = None,
+        codec: Codec | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        consumer: Consumer | None = None,
+        realtime_consumer: Consumer | None = None,
+        outbox: Outbox | None = None,
+        restore_consumer: Callable[[], Consumer] | None = None,
+    ) -> None:
+        self.config = config
+        self.metrics = metrics or Metrics.create()
+        self._codec = codec or default_codec()
+        self._clock = clock
+        self.outbox = outbox or Outbox(
+            config.bootstrap, linger_ms=config.producer_linger_ms,
+            transactional_id=transactional_id(config.app_id) if config.exactly_once else None)
+        self.consumer = consumer or Consumer(consumer_settings(config))
+        # The realtime partitions the group gives us are paused on the group consumer and
+        # read by this one: its own local queue, never behind a fetched bulk backlog.
+        self.realtime_consumer = realtime_consumer or Consumer(consumer_config(
+            config.bootstrap, config.app_id, **{"client.id": f"{config.app_id}-realtime",
+                                                "fetch.wait.max.ms": 100}))
+        restore = restore_consumer or (lambda: Consumer(consumer_config(
+            config.bootstrap, f"{config.app_id}-restore", **{"client.id":
+                                                             f"{config.app_id}-restore"})))
+        self.versions = ChangelogState(config.versions_changelog, restore_consumer=restore)
+        self.runs = ChangelogState(config.runs_changelog, restore_consumer=restore)
+        self.processor = Processor(
+            ranks={config.realtime_topic: RANK_REALTIME, config.bulk_topic: RANK_BULK},
+            fetcher=fetcher, codec=self._codec, source=config.source, clock=clock)
+        self.router = FailureRouter(config, clock)
+        self.ledger = Ledger(config, outbox=self.outbox, runs=self.runs, metrics=self.metrics,
+                             codec=self._codec, clock=clock)
+        stage = config.stage
+        self._raw_topics = (config.realtime_topic, config.bulk_topic)
+        self._in = {t: self.metrics.events_in.labels(t, stage) for t in self._raw_topics}
+        self._out = self.metrics.events_out.labels(config.synced_topic)
+        self._latency = self.metrics.processing_latency.labels(stage)
+        self._offsets: dict[tuple[str, int], int] = {}  # next offset to commit
+        self._last_checkpoint = time.monotonic()
+        self._last_deadline_check = time.monotonic()
+        self.stopping = False
+        self._failed = False
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def subscribe(self) -> None:
+        """Join the group on the worker's topics."""
+        c = self.config
+        self.consumer.subscribe(
+            [c.realtime_topic, c.bulk_topic, c.sync_runs_topic, c.ledger_topic],
+            on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+
+    async def run(self) -> None:
+        """Process until `stopping` is set, then checkpoint and leave the group."""
+        self.subscribe()
+        try:
+            while not self.stopping:
+                await self.step()
+            self.checkpoint()
+        except BaseException:
+            # Leaving the group runs the revoke callback: it must not commit past what
+            # may not have been delivered.
+            self._failed = True
+            self.outbox.abort()
+            raise
+        finally:
+            self.consumer.close()  # leaves the group (its revoke callback uses the others)
+            self.realtime_consumer.close()
+            self.outbox.close()
+
+    async def step(self, timeout_s: float = 0.05) -> int:
+        """One round: the realtime events at hand, then a batch of the group consumer's
+        (waiting up to `timeout_s` when there is nothing at all), maybe a checkpoint;
+        returns how many messages were processed."""
+        batch_max = self.config.batch_max
+        urgent = await self.urgent()
+        batch: list[KafkaMessage] = []
+        first = self.consumer.poll(0 if urgent else timeout_s)
+        if first is not None:
+            batch.append(first)
+            batch.extend(self.consumer.consume(batch_max - 1, 0))
+        if batch:
+            self.outbox.begin()
+            await self.process(batch)
+        self.outbox.poll()
+        now = time.monotonic()
+        if now - self._last_deadline_check >= self.config.run_check_interval_s:
+            self._last_deadline_check = now
+            self.outbox.begin()
+            self.ledger.check_deadlines()
+        # Outputs alone (deadline ticks) need a checkpoint too: exactly once, an open
+        # transaction must commit before the broker's timeout aborts it.
+        if ((self._offsets or self.outbox.pending)
+                and now - self._last_checkpoint >= self.config.commit_interval_s):
+            self.checkpoint()
+        await asyncio.sleep(0)  # let the loop run its callbacks (signals, fetch clients)
+        return urgent + len(batch)
+
+    async def urgent(self) -> int:
+        """Process the realtime events at hand (between bulk chunks too); how many."""
+        messages = self.realtime_consumer.consume(self.config.batch_max, 0)
+        if messages:
+            self.outbox.begin()
+            await self.process(messages)
+        return len(messages)
+
+    # -- one batch -----------------------------------------------------------------------
+
+    async def process(self, batch: Sequence[KafkaMessage]) -> None:
+        """Process one batch: realtime events, then sync-run messages, then bulk events."""
+        c = self.config
+        realtime: list[KafkaMessage] = []
+        bulk: list[KafkaMessage] = []
+        offsets = self._offsets
+        for message in batch:
+            error: Any = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    logger.warning("consumer: %s", error)
+                continue
+            topic = message.topic()
+            if topic == c.realtime_topic or topic == c.bulk_topic:
+                if message.partition() not in self.versions:
+                    continue  # fetched before a rebalance took its partition away
+                (realtime if topic == c.realtime_topic else bulk).append(message)
+            elif topic == c.ledger_topic:
+                self.ledger.fold(message)
+            elif topic == c.sync_runs_topic:
+                self.ledger.forward(message)
+            else:
+                continue
+            offsets[topic or "", message.partition() or 0] = (message.offset() or 0) + 1
+        counts: dict[tuple[str, str], tuple[int, str, str]] = {}
+        if realtime:
+            await self._raw(realtime, c.realtime_topic, counts)
+        for start in range(0, len(bulk), _BULK_CHUNK):
+            if start:
+                await self.urgent()
+            await self._raw(bulk[start:start + _BULK_CHUNK], c.bulk_topic, counts)
+        if counts:
+            self.ledger.count(counts)
+
+    async def _raw(self, messages: list[KafkaMessage], topic: str,
+                   counts: dict[tuple[str, str], tuple[int, str, str]]) -> None:
+        processor, outbox, versions = self.processor, self.outbox, self.versions
+        synced, latency = self.config.synced_topic, self._latency
+        skipped: Counter[tuple[str, str]] = Counter()
+        emitted = 0
+        clock = time.perf_counter
+        for message in messages:
+            started = clock()
+            partition = message.partition() or 0
+            position = Position(topic, partition, message.offset() or 0)
+            raw: RawEvent | None = None
+            try:
+                raw = processor.decode(message.value(), position)
+                result = await processor.process(raw, message.headers(), position,
+                                                 versions[partition])
+            except Exception as exc:
+                self._fail(message, position, exc, raw, counts)
+            else:
+                if result.value is not None:
+                    outbox.send(synced, result.key, result.value, result.headers, partition)
+                    emitted += 1
+                else:
+                    skipped[result.entity_type, result.verdict.value] += 1
+                if result.sync_run_id and result.attempt == 0:
+                    _add(counts, result.sync_run_id, _outcome(result), raw)
+            latency.observe(clock() - started)
+        self._in[topic].inc(len(messages))
+        if emitted:
+            self._out.inc(emitted)
+        for (entity_type, reason), n in skipped.items():
+            self.metrics.events_skipped.labels(entity_type, reason).inc(n)
+
+    def _fail(self, message: KafkaMessage, position: Position, error: Exception,
+              raw: RawEvent | None, counts: dict[tuple[str, str], tuple[int, str, str]]
+              ) -> None:
+        failed = self.router.route(
+            key=message.key(), value=message.value(), headers=message.headers(),
+            topic=position.topic, partition=position.partition, offset=position.offset,
+            timestamp_ms=message.timestamp()[1], error=error)
+        where = {"topic": position.topic, "partition": position.partition,
+                 "offset": position.offset}
+        if failed.dead:
+            logger.error("%s[%d]@%d → %s (%s): %s", position.topic, position.partition,
+                         position.offset, failed.topic, failed.reason, error, extra=where)
+            self.metrics.dead_letters.labels(self.config.stage, failed.reason).inc()
+        else:
+            logger.warning("%s[%d]@%d → %s: %r", position.topic, position.partition,
+                           position.offset, failed.topic, error, extra=where)
+            self.metrics.retries_scheduled.labels(self.config.stage, str(failed.attempt)).inc()
+        self.outbox.send(failed.topic, failed.key, failed.value, failed.headers)
+        if raw is not None and raw.sync_run_id and failed.attempt == 1:
+            _add(counts, raw.sync_run_id, "failed", raw)
+
+    # -- durability ----------------------------------------------------------------------
+
+    def checkpoint(self) -> None:
+        """Make everything processed so far durable: outputs, then state, then offsets."""
+        offsets = [TopicPartition(t, p, o) for (t, p), o in self._offsets.items()]
+        if self.outbox.transactional:
+            self.versions.flush_to(self.outbox.changelog)
+            self.runs.flush_to(self.outbox.changelog)
+            self.outbox.commit(offsets, self.consumer.consumer_group_metadata())
+        else:
+            self.outbox.flush()
+            if self.versions.flush_to(self.outbox.changelog) + self.runs.flush_to(
+                    self.outbox.changelog):
+                self.outbox.flush()
+            if offsets:
+                try:
+                    self.consumer.commit(offsets=offsets, asynchronous=False)
+                except KafkaException as exc:
+                    # The group moved on (rebalance): the new owner replays from the last
+                    # commit against state at least this new: duplicates, never loss.
+                    logger.warning("commit failed, the next owner replays: %s", exc)
+        self._offsets.clear()
+        self._last_checkpoint = time.monotonic()
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        raw = {tp.partition for tp in partitions if tp.topic in self._raw_topics}
+        ledger = {tp.partition for tp in partitions if tp.topic == self.config.ledger_topic}
+        # Partitions kept across the rebalance stay in memory: nobody else had them.
+        self.versions.restore(self.versions.keep_only(raw))
+        self.runs.restore(self.runs.keep_only(ledger))
+        consumer.assign(partitions)
+        realtime = [tp for tp in partitions if tp.topic == self.config.realtime_topic]
+        if realtime:
+            consumer.pause(realtime)
+            # No offset: it starts at the group's committed offset (or the earliest).
+            self.realtime_consumer.assign([TopicPartition(tp.topic, tp.partition)
+                                           for tp in realtime])
+        logger.info("assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]"
+                                             for tp in partitions))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self._failed:
+            return
+        logger.info("revoking %d partitions: checkpoint first", len(partitions))
+        self.checkpoint()
+        self.realtime_consumer.unassign()
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Someone else owns them now and may have moved on: forget everything not yet
+        # checkpointed and start again from the changelogs at the next assignment.
+        logger.warning("lost %d partitions (session timed out?)", len(partitions))
+        self.outbox.abort()
+        self.realtime_consumer.unassign()
+        self.versions.drop(self.versions.owned())
+        self.runs.drop(self.runs.owned())
+        self._offsets.clear()
+
+
+def _add(counts: dict[tuple[str, str], tuple[int, str, str]], run_id: str, outcome: str,
+         raw: RawEvent | None) -> None:
+    key = (run_id, outcome)
+    seen = counts.get(key)
+    if seen is None:
+        counts[key] = (1, raw.source if raw else "", raw.org_id if raw else "")
+    else:
+        counts[key] = (seen[0] + 1, seen[1], seen[2])

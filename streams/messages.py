@@ -1,0 +1,26 @@
+"""The part of a consumed Kafka message the worker reads (confluent-kafka's `Message`
+satisfies it; unit tests pass a small stub)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class KafkaMessage(Protocol):
+    """One consumed record."""
+
+    def error(self) -> Any: ...
+
+    def topic(self) -> str | None: ...
+
+    def partition(self) -> int | None: ...
+
+    def offset(self) -> int | None: ...
+
+    def key(self) -> bytes | None: ...
+
+    def value(self) -> bytes | None: ...
+
+    def headers(self) -> list[tuple[str, bytes]] | None: ...
+
+    def timestamp(self) -> tuple[int, int]: ...
