@@ -111,6 +111,12 @@ class ReadModel:
     accepts: Callable[[EntitySynced], bool] = field(default=_always)
 
     @property
+    def selective(self) -> bool:
+        """Whether `accepts` may refuse an event of `entity_types` (a replay then looks at
+        the records to find each record's newest accepted event)."""
+        return self.accepts is not _always
+
+    @property
     def tombstones(self) -> str:
         """Name of the table that keeps the version of each deleted record."""
         return f"{self.table}_tombstones"

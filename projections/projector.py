@@ -237,6 +237,7 @@ async def run(
     metrics: Metrics,
     stop: asyncio.Event,
     batch_size: int = 100,
+    max_batch_size: int | None = None,
     max_wait_s: float = 0.01,
     topic_for: Any = None,
     consumer_config: dict[str, Any] | None = None,
@@ -250,7 +251,7 @@ async def run(
     consumer = BatchingConsumer(
         bootstrap=bootstrap, group=group, topics=topics.names(),
         store=PgOffsetStore(pool, group), handler=projector.handle, batch_size=batch_size,
-        max_wait_s=max_wait_s, config=consumer_config)
+        max_batch_size=max_batch_size, max_wait_s=max_wait_s, config=consumer_config)
     try:
         await consumer.run(stop)
     finally:

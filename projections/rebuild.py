@@ -1,8 +1,10 @@
 """Rebuild read models from the log (`tds replay`) or prove they match it (`tds verify`).
 
-1. Shadow tables (`<table>__rebuild`, same columns, primary key only) are filled from the
-   start of tds.entity.synced (or a time) up to the live projector's stored offsets,
-   while live traffic continues; then it catches up with the live projector.
+1. Shadow tables (`<table>__rebuild`, same columns) are filled from the start of
+   tds.entity.synced (or a time) up to the live projector's stored offsets, while live
+   traffic continues: the log is collapsed in memory to the newest event of each record,
+   which is COPYed straight in (`projections.bulk`); then the shadows get their primary
+   keys, catch up with the live projector event by event, and get their indexes.
 2. In one transaction: lock the live group's rows of `projection_offsets` (a live
    projector's next batch waits there), read its exact offsets, catch up to them, compare
    checksums of live and shadow tables (same offsets, so they must be equal), then, for
@@ -12,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -25,7 +28,8 @@ from consumers.batching import MessageLike
 from consumers.errors import RowRejected
 from consumers.postgres import is_driver_error, translate
 from consumers.replay import LogReader, Progress
-from projections.checksum import Checksum, checksum
+from projections.bulk import Collapser, Unresolvable, copy_winners
+from projections.checksum import TableCheck, compare
 from projections.errors import RebuildError, UnknownEntityError
 from projections.model import ReadModel
 from projections.projector import decode_entity
@@ -38,19 +42,6 @@ logger = logging.getLogger(__name__)
 
 SUFFIX = "__rebuild"
 _INDEX_SUFFIX = "__rb"
-
-
-@dataclass(frozen=True, slots=True)
-class TableCheck:
-    """Live and rebuilt checksums of one table."""
-
-    live: Checksum
-    rebuilt: Checksum
-
-    @property
-    def identical(self) -> bool:
-        """Whether both hold the same rows."""
-        return self.live.matches(self.rebuilt)
 
 
 @dataclass(slots=True)
@@ -102,6 +93,7 @@ class Rebuild:
         self._progress_stream = progress
         self._codec = default_codec()
         self._position: dict[int, int] = {}
+        self._keys: dict[str, str] = {}  # primary keys the shadows do not have yet
         self.report = RebuildReport(models=tuple(m.name for m in self.models))
 
     async def run(self, *, since: datetime | None = None, swap: bool = True,
@@ -134,6 +126,15 @@ class Rebuild:
                     "WHERE conrelid = $1::regclass AND contype = 'p'", table)
                 if key is None:
                     raise RebuildError(f"table {table} has no primary key")
+                self._keys[table] = key
+
+    async def _primary_keys(self, conn: asyncpg.Connection, tables: Sequence[str]) -> None:
+        """Key the shadows (after the bulk load: one sort beats a b-tree insert per row;
+        the event-by-event path needs them for ON CONFLICT)."""
+        for table in tables:
+            key = self._keys.pop(table, None)
+            if key is not None:
+                shadow = self._shadow[table]
                 await conn.execute(f"ALTER TABLE {q(shadow)} ADD CONSTRAINT "
                                    f"{q(shadow + '_pkey')} {key}")
 
@@ -176,7 +177,18 @@ class Rebuild:
         total = sum(max(target[p] - start.get(p, 0), 0) for p in target)
         progress = Progress(f"replay {','.join(self.report.models)}", total,
                             stream=self._progress_stream)
-        await self._read(target, progress)
+        try:
+            await self._bulk(target, progress)
+        except Unresolvable as exc:
+            logger.warning("%s", exc)
+            self._position = dict(start)
+            progress.done = 0
+            async with self._pool.acquire() as conn:  # models already copied start over
+                await conn.execute("TRUNCATE " + ", ".join(q(t) for t in self._shadow.values()))
+                await self._primary_keys(conn, self._tables)
+            await self._read(target, progress)
+        async with self._pool.acquire() as conn:
+            await self._primary_keys(conn, self._tables)
         for _ in range(5):  # catch up with live traffic before taking any lock
             async with self._pool.acquire() as conn:
                 live = await self._live_offsets(conn, lock=False)
@@ -188,6 +200,61 @@ class Rebuild:
         progress.finish()
         async with self._pool.acquire() as conn:
             await self._secondary_indexes(conn)
+
+    async def _bulk(self, until: dict[int, int], progress: Progress) -> None:
+        """Collapse [position, until) to one event per record and COPY it into the empty
+        shadows; raises Unresolvable when that cannot be exact (the caller starts over)."""
+        ahead = {p: o for p, o in until.items() if o > self._position.get(p, 0)}
+        if not ahead:
+            return
+        collapser = Collapser(self.models, topic=self._topic, codec=self._codec)
+        events = 0
+        async for messages in self._reader.read(self._position, ahead):
+            collapser.add(messages)
+            events += len(messages)
+            progress.add(len(messages))
+        # Decode the next model's winners in a thread while PostgreSQL takes the COPY of
+        # the previous one: the GIL is free while the loop waits on the socket.
+        copying: asyncio.Task[None] | None = None
+        try:
+            for model in self.models:
+                winners = await asyncio.to_thread(collapser.winners_of, model)
+                if copying is not None:
+                    await copying
+                copying = asyncio.create_task(self._copy(model, winners))
+            if copying is not None:
+                await copying
+        except BaseException:
+            if copying is not None and not copying.done():
+                copying.cancel()
+                await asyncio.gather(copying, return_exceptions=True)
+            raise
+        collapser.forget()
+        self.report.events += events
+        self.report.rejected += collapser.rejected
+        for partition, offset in ahead.items():
+            self._position[partition] = max(self._position.get(partition, 0), offset)
+
+    async def _copy(self, model: ReadModel, winners: list[Positioned]) -> None:
+        if not winners:
+            return
+        async with self._pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    await copy_winners(conn, model, winners, self._shadow)
+                return
+            except Exception as exc:
+                error = translate(exc) if is_driver_error(exc) else exc
+                if not isinstance(error, RowRejected):
+                    raise error from exc
+                logger.warning("replay: COPY into %s refused (%s); writing its %d records "
+                               "one by one", model.table, error, len(winners))
+            # The COPY rolled back: the same winners through the staging path, which
+            # skips only the rows PostgreSQL refuses (and needs the keys for ON CONFLICT).
+            await self._primary_keys(conn, model.tables)
+            writer = EntityWriter([model], names=self._shadow, audit_group=None)
+            await writer.prepare(conn)
+            await self._apply_events(conn, winners, writer)
 
     async def _read(self, until: dict[int, int], progress: Progress | None,
                     conn: asyncpg.Connection | None = None) -> None:
@@ -229,9 +296,13 @@ class Rebuild:
                 continue
             events.append(Positioned(event, topic, partition, offset))
         self.report.events += len(messages)
+        await self._apply_events(conn, events, self._writer)
+
+    async def _apply_events(self, conn: asyncpg.Connection, events: list[Positioned],
+                            writer: EntityWriter) -> None:
         try:
             async with conn.transaction():
-                await self._writer.apply(conn, events)
+                await writer.apply(conn, events)
         except Exception as exc:
             error = translate(exc) if is_driver_error(exc) else exc
             if not isinstance(error, RowRejected):
@@ -239,7 +310,7 @@ class Rebuild:
             for item in events:  # one at a time, to skip only the rows PostgreSQL refuses
                 try:
                     async with conn.transaction():
-                        await self._writer.apply(conn, [item])
+                        await writer.apply(conn, [item])
                 except Exception as one:
                     if not isinstance(translate(one) if is_driver_error(one) else one,
                                       RowRejected):
@@ -269,10 +340,8 @@ class Rebuild:
                                "at %s): tables not compared", self._group,
                                self._position, live)
             else:
-                for table in self._tables:
-                    self.report.checks.append(TableCheck(
-                        await checksum(conn, table),
-                        await checksum(conn, self._shadow[table], label=table)))
+                self.report.checks += await compare(
+                    conn, self._pool, [(t, self._shadow[t]) for t in self._tables])
         if swap:
             await self._advance_live(conn, live)
             await self._swap(conn)

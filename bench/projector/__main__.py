@@ -133,7 +133,7 @@ class Bench:
                 pool=pool, bootstrap=self.bootstrap, group=group,
                 topics=ProjectorTopics(self.topic, "", ""), policy=RetryPolicy((60.0,)),
                 metrics=Metrics.create(), stop=stop, batch_size=self.batch_size,
-                max_wait_s=0.05))
+                max_batch_size=max(self.batch_size, 5000), max_wait_s=0.05))
             try:
                 first = await _caught_up(self.dsn, schema, group, self.topic, ends, 600)
             finally:
@@ -313,14 +313,23 @@ def _write(results: dict[str, Any], args: argparse.Namespace) -> Path:
              f"{args.events:,} events of tds.entity.synced (3 partitions), batch size "
              f"{args.batch_size}, {os.cpu_count()} CPUs shared with Kafka and PostgreSQL "
              f"(load average at the end {meta['load_average'][0]:.2f}).", "",
-             "| contender | events | seconds | events/s | note |",
-             "| --- | ---: | ---: | ---: | --- |"]
+             "| contender | events | seconds | events/s | load (1 min) | note |",
+             "| --- | ---: | ---: | ---: | ---: | --- |"]
     for name, r in results.items():
         lines.append(f"| {name} | {r['events']:,} | {r.get('seconds', 0):.1f} | "
-                     f"{r['events_per_s']:,.0f} | {r.get('note', '')} |")
+                     f"{r['events_per_s']:,.0f} | {r.get('load_1m', 0):.2f} | "
+                     f"{r.get('note', '')} |")
     path = OUT / f"projector-{stamp}.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _stamp_load(results: dict[str, Any]) -> None:
+    """Note the load average right after each contender (another benchmark may share the
+    machine: figures are comparable only at similar load)."""
+    for name, result in results.items():
+        if not name.startswith("_") and "load_1m" not in result:
+            result["load_1m"] = os.getloadavg()[0]
 
 
 async def _main(args: argparse.Namespace) -> int:
@@ -332,18 +341,24 @@ async def _main(args: argparse.Namespace) -> int:
     try:
         print(f"producing {args.events:,} events ...", file=sys.stderr)
         bench.produce()
+        _stamp_load(bench.results)
         print("projector ...", file=sys.stderr)
         await bench.projector()
+        _stamp_load(bench.results)
         if args.processes > 1:
             print(f"projector x{args.processes} ...", file=sys.stderr)
             await bench.projector(args.processes)
+            _stamp_load(bench.results)
         print("replay ...", file=sys.stderr)
         await bench.replay()
+        _stamp_load(bench.results)
         print("per-row consumer ...", file=sys.stderr)
         await bench.per_row()
+        _stamp_load(bench.results)
         if not args.skip_dlt:
             print("dlt ...", file=sys.stderr)
             await asyncio.to_thread(bench.dlt)
+            _stamp_load(bench.results)
     finally:
         await bench.cleanup()
     path = _write(bench.results, args)

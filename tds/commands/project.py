@@ -44,6 +44,9 @@ def register(sub: Any) -> None:
                         help="consumer group (default tds-projector)")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="messages per transaction (default TDS_BATCH_SIZE)")
+    parser.add_argument("--max-batch-size", type=int, default=5000,
+                        help="while lagging, batches double up to this many messages "
+                        "(default 5000; never below --batch-size)")
     parser.add_argument("--max-wait-ms", type=float, default=10.0,
                         help="longest wait to fill a batch (default 10 ms)")
     parser.add_argument("--retry-topic-prefix", default="",
@@ -91,7 +94,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
             pool=pool, bootstrap=settings.kafka, group=args.group, topics=topics,
             policy=RetryPolicy(settings.retry_delays_s), metrics=metrics,
             stop=stop, batch_size=args.batch_size or settings.batch_size,
-            max_wait_s=args.max_wait_ms / 1000,
+            max_batch_size=args.max_batch_size, max_wait_s=args.max_wait_ms / 1000,
             topic_for=(lambda t: f"{prefix}{t}") if prefix else None,
             consumer_config={"group.instance.id": args.instance_id} if args.instance_id
             else None)
