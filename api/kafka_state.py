@@ -59,8 +59,9 @@ class KafkaInspector:
     """Ask the broker about groups and offsets; every call is bounded by `timeout_s`."""
 
     def __init__(self, *, bootstrap: str, timeout_s: float = 5.0) -> None:
-        self._admin = AdminClient({"bootstrap.servers": bootstrap, "client.id": "tds-api",
-                                   "socket.timeout.ms": int(timeout_s * 1000)})
+        self._config = {"bootstrap.servers": bootstrap, "client.id": "tds-api",
+                        "socket.timeout.ms": int(timeout_s * 1000)}
+        self._admin = AdminClient(self._config)
         self._timeout_s = timeout_s
         self._inflight: dict[tuple[tuple[str, tuple[str, ...]], ...],
                              asyncio.Future[list[GroupState]]] = {}
@@ -91,8 +92,12 @@ class KafkaInspector:
         """Blocking version of `groups`."""
         try:
             return self._groups(subscriptions)
-        except KafkaException as exc:
-            raise KafkaStateError(f"cannot read consumer groups from Kafka: {exc}") from exc
+        except (KafkaException, TimeoutError) as exc:
+            # After a broker restart librdkafka's admin client can leave requests to the
+            # group coordinator unanswered for good (measured: > 3 minutes while every
+            # consumer had long rejoined); a fresh client asks the restarted broker anew.
+            self._admin = AdminClient(self._config)
+            raise KafkaStateError(f"cannot read consumer groups from Kafka: {exc!r}") from exc
 
     def _groups(self, subscriptions: Mapping[str, Sequence[str]]) -> list[GroupState]:
         timeout = self._timeout_s

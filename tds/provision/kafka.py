@@ -206,6 +206,15 @@ def _launch(home: Path, lib: Path, config: Path) -> int:
     return process.pid
 
 
+def _cluster_id() -> str:
+    """A random cluster id as Kafka writes them; never starting with "-", which the storage
+    tool's argument parser would take for an option (1 in 64 ids did: a flaky start)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def start_node(timeout_s: float = 120.0) -> KafkaNode:
     """Format fresh KRaft storage and start one node on free ports."""
     lib = resolve_jars()
@@ -214,7 +223,7 @@ def start_node(timeout_s: float = 120.0) -> KafkaNode:
     shutil.rmtree(home / "logs", ignore_errors=True)
     port, controller_port = free_port(), free_port()
     config = _write_config(home, port, controller_port)
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    cluster_id = _cluster_id()
     result = subprocess.run(
         [_java(), "-cp", f"{lib}/*",
          f"-Dlog4j2.configurationFile={home / 'log4j2.properties'}",
