@@ -14,7 +14,6 @@ from schemas.topics import catalogue
 from tds.commands.migrate import MIGRATIONS
 from tds.logs import configure
 from tds.migrate import apply
-from tds.provision.common import state_dir
 from tds.settings import Settings
 from tds.supervisor import ChildSpec, Supervisor
 from tds.topics import create_missing
@@ -41,11 +40,8 @@ def children(args: argparse.Namespace, settings: Settings) -> list[ChildSpec]:
     """The process tree `tds up` supervises."""
     specs = [ChildSpec("web", ("web", "--host", args.host, "--port", str(args.port)))]
     workers = args.workers if args.workers is not None else settings.worker_count
-    # Each worker keeps its RocksDB tables in its own folder (one writer per folder), under
-    # the state folder of this deployment (TDS_STATE_DIR), never shared with another cluster.
-    streams = state_dir() / "streams"
-    specs += [ChildSpec(f"worker-{i}", ("worker", "--data-dir", str(streams / f"worker-{i}")))
-              for i in range(1, workers + 1)]
+    # Workers keep their state in memory, rebuilt from changelog topics: no local folder.
+    specs += [ChildSpec(f"worker-{i}", ("worker",)) for i in range(1, workers + 1)]
     specs += [ChildSpec(f"projector-{i}", ("project",)) for i in range(1, args.projectors + 1)]
     specs.append(ChildSpec("relay", ("relay",)))
     if not args.no_poller:
