@@ -47,6 +47,11 @@ class StreamsConfig:
     # Bigger batches cost librdkafka less CPU (measured: ~8k → ~10k events/s on 2 shared
     # cores); a webhook's output waits at most this long in the producer.
     producer_linger_ms: int = 20
+    # Bulk input pauses while the projector group lags more than this on the synced topic
+    # (streams/backpressure.py): the backlog then waits in the raw bulk topic, behind which
+    # realtime events do not queue. 0: never pause.
+    downstream_group: str = "tds-projector"
+    max_downstream_lag: int = 2000
     commit_interval_s: float = 1.0  # checkpoint period: outputs, then state, then offsets
     session_timeout_s: float = 10.0  # how long a killed worker holds its partitions
     run_idle_timeout_s: float = 900.0

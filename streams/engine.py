@@ -36,6 +36,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from schemas.codec import Codec, default_codec
 from schemas.events import RawEvent
+from streams.backpressure import DownstreamGate
 from streams.config import StreamsConfig
 from streams.emit import Outbox, transactional_id
 from streams.failures import FailureRouter
@@ -88,6 +89,7 @@ class Engine:
         realtime_consumer: Consumer | None = None,
         outbox: Outbox | None = None,
         restore_consumer: Callable[[], Consumer] | None = None,
+        gate: DownstreamGate | None = None,
     ) -> None:
         self.config = config
         self.metrics = metrics or Metrics.create()
@@ -123,6 +125,8 @@ class Engine:
         self._last_deadline_check = time.monotonic()
         self.stopping = False
         self._failed = False
+        self.gate = gate
+        self._bulk_paused = False
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -156,6 +160,7 @@ class Engine:
         (waiting up to `timeout_s` when there is nothing at all), maybe a checkpoint;
         returns how many messages were processed."""
         batch_max = self.config.batch_max
+        self._gate_bulk()
         urgent = await self.urgent()
         batch: list[KafkaMessage] = []
         first = self.consumer.poll(0 if urgent else timeout_s)
@@ -186,6 +191,20 @@ class Engine:
             self.outbox.begin()
             await self.process(messages)
         return len(messages)
+
+    def _gate_bulk(self) -> None:
+        """Pause or resume the bulk partitions as the downstream gate says."""
+        if self.gate is None:
+            return
+        closed = self.gate.update()
+        if closed == self._bulk_paused:
+            return
+        self._bulk_paused = closed
+        bulk = [TopicPartition(tp.topic, tp.partition) for tp in self.consumer.assignment()
+                if tp.topic == self.config.bulk_topic]
+        if bulk:
+            (self.consumer.pause if closed else self.consumer.resume)(bulk)
+        self.metrics.bulk_paused.set(1 if closed else 0)
 
     # -- one batch -----------------------------------------------------------------------
 
@@ -309,8 +328,11 @@ class Engine:
         self.runs.restore(self.runs.keep_only(ledger))
         consumer.assign(partitions)
         realtime = [tp for tp in partitions if tp.topic == self.config.realtime_topic]
+        held = realtime + ([tp for tp in partitions if tp.topic == self.config.bulk_topic]
+                           if self._bulk_paused else [])
+        if held:
+            consumer.pause(held)
         if realtime:
-            consumer.pause(realtime)
             # No offset: it starts at the group's committed offset (or the earliest).
             self.realtime_consumer.assign([TopicPartition(tp.topic, tp.partition)
                                            for tp in realtime])

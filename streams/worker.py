@@ -7,6 +7,7 @@ import logging
 import signal
 from types import FrameType
 
+from streams.backpressure import DownstreamGate
 from streams.config import StreamsConfig
 from streams.engine import Engine
 from streams.fetch import LazyFetcher, RecordFetcher
@@ -19,7 +20,13 @@ logger = logging.getLogger(__name__)
 def build(config: StreamsConfig, *, fetcher: RecordFetcher,
           metrics: Metrics | None = None) -> Engine:
     """The engine for `config` after checking (and completing) its topics on the broker."""
-    return Engine(checked(config), fetcher=fetcher, metrics=metrics)
+    config = checked(config)
+    gate = None
+    if config.max_downstream_lag > 0:
+        gate = DownstreamGate.create(config.bootstrap, group=config.downstream_group,
+                                     topic=config.synced_topic, partitions=config.partitions,
+                                     max_lag=config.max_downstream_lag)
+    return Engine(config, fetcher=fetcher, metrics=metrics, gate=gate)
 
 
 async def _serve(engine: Engine) -> None:

@@ -34,6 +34,7 @@ class Metrics:
     events_skipped: Counter
     processing_latency: Histogram
     consumer_lag: Gauge
+    bulk_paused: Gauge
     retries_scheduled: Counter
     dead_letters: Counter
     sync_runs: Counter
@@ -74,6 +75,10 @@ class Metrics:
             consumer_lag=Gauge(
                 "tds_consumer_lag_messages", "Consumer lag, by group, topic and partition.",
                 ["group", "topic", "partition"], registry=reg, multiprocess_mode="mostrecent"),
+            bulk_paused=Gauge(
+                "tds_bulk_input_paused",
+                "1 while a stream worker holds bulk input back because the projector lags.",
+                registry=reg, multiprocess_mode="max"),
             retries_scheduled=Counter(
                 "tds_retries_scheduled", "Messages moved to a retry level, by stage and level.",
                 ["stage", "level"], registry=reg),

@@ -34,6 +34,13 @@ def register(sub: Any) -> None:
                         help="ignored (kept for old scripts), as --store")
     parser.add_argument("--batch-max", type=int, default=None,
                         help="most messages processed per batch (default 1000)")
+    parser.add_argument("--max-downstream-lag", type=int, default=None, metavar="MESSAGES",
+                        help="pause bulk input while the projector group lags more than this "
+                             "on the synced topic, so realtime events do not queue behind a "
+                             "backfill there (default 2000; 0: never)")
+    parser.add_argument("--downstream-group", default=None,
+                        help="the group whose lag --max-downstream-lag watches "
+                             "(default tds-projector)")
     parser.add_argument("--commit-interval", type=float, default=None, metavar="SECONDS",
                         help="checkpoint period: outputs, state, offsets (default 1)")
     parser.add_argument("--run-idle-timeout", type=float, default=None, metavar="SECONDS",
@@ -87,6 +94,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         processing_guarantee=args.guarantee,
         batch_max=args.batch_max,
         commit_interval_s=args.commit_interval,
+        max_downstream_lag=args.max_downstream_lag,
+        downstream_group=args.downstream_group,
         run_idle_timeout_s=args.run_idle_timeout,
         session_timeout_s=args.session_timeout,
         realtime_topic=args.realtime_topic,

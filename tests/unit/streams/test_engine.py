@@ -88,6 +88,13 @@ class Consumer:
     def pause(self, partitions: list[TopicPartition]) -> None:
         self.paused += partitions
 
+    def resume(self, partitions: list[TopicPartition]) -> None:
+        gone = {(tp.topic, tp.partition) for tp in partitions}
+        self.paused = [tp for tp in self.paused if (tp.topic, tp.partition) not in gone]
+
+    def assignment(self) -> list[TopicPartition]:
+        return list(self.assigned)
+
     def unassign(self) -> None:
         self.assigned = []
 
@@ -140,7 +147,7 @@ class Recorder:
 class Rig:
     """An engine on stub clients, owning partitions 0 and 1 of every topic."""
 
-    def __init__(self, changelog: Iterable[Message] = ()) -> None:
+    def __init__(self, changelog: Iterable[Message] = (), gate: Any = None) -> None:
         self.journal: list[str] = []
         self.consumer = Consumer(self.journal)
         self.realtime = Consumer(self.journal)
@@ -151,7 +158,8 @@ class Rig:
             consumer=self.consumer,  # type: ignore[arg-type]  # a stub of the same methods
             realtime_consumer=self.realtime,  # type: ignore[arg-type]  # a stub
             outbox=self.outbox,  # type: ignore[arg-type]  # a recording stub
-            restore_consumer=lambda: self.restore)  # type: ignore[arg-type,return-value]
+            restore_consumer=lambda: self.restore,  # type: ignore[arg-type,return-value]
+            gate=gate)
 
     def assign(self, *partitions: int) -> None:
         topics = (CONFIG.realtime_topic, CONFIG.bulk_topic, CONFIG.ledger_topic)
@@ -334,3 +342,36 @@ async def test_a_failed_worker_leaves_without_committing() -> None:
     rig.engine._on_revoke(rig.consumer,  # type: ignore[arg-type]  # as close() would
                           [TopicPartition(CONFIG.bulk_topic, 0)])
     assert rig.consumer.commits == [] and "abort" in rig.journal
+
+
+class Gate:
+    """A downstream gate whose answer the test sets."""
+
+    closed = False
+
+    def update(self) -> bool:
+        return self.closed
+
+
+def _paused(consumer: Consumer, topic: str) -> set[int]:
+    return {tp.partition for tp in consumer.paused if tp.topic == topic}
+
+
+async def test_bulk_input_waits_while_the_projector_lags_and_realtime_flows() -> None:
+    gate = Gate()
+    rig = Rig(gate=gate)
+    rig.assign(0, 1)
+    assert _paused(rig.consumer, CONFIG.bulk_topic) == set()
+    gate.closed = True
+    rig.realtime.queue = [Message(CONFIG.realtime_topic, 0, 1, raw("item", item("r")).encode())]
+    assert await rig.engine.step() == 1  # the realtime event still goes through
+    assert _paused(rig.consumer, CONFIG.bulk_topic) == {0, 1}
+    assert _paused(rig.consumer, CONFIG.realtime_topic) == {0, 1}  # read by the other one
+    assert rig.engine.metrics.registry.get_sample_value("tds_bulk_input_paused") == 1
+    rig.assign(0, 1)  # a rebalance while the gate is closed keeps bulk paused
+    assert _paused(rig.consumer, CONFIG.bulk_topic) == {0, 1}
+    gate.closed = False
+    await rig.engine.step()
+    assert _paused(rig.consumer, CONFIG.bulk_topic) == set()
+    assert _paused(rig.consumer, CONFIG.realtime_topic) == {0, 1}
+    assert rig.engine.metrics.registry.get_sample_value("tds_bulk_input_paused") == 0

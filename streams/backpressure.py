@@ -1,0 +1,108 @@
+"""Keep a bulk backlog in the raw topic, where realtime events can pass it.
+
+The worker serves realtime events first, but everything it emits shares one topic,
+`tds.entity.synced`, whose readers (the projector) take it in order. When bulk events are
+emitted faster than the projector writes them, the backlog moves into that topic and a
+webhook's event waits behind it there: measured 8.8 s median webhook → row during a
+100,000-event backfill. So the worker watches the projector's lag on the synced topic and
+pauses its bulk partitions while the lag is above `max_lag` (resuming below 3/4 of it);
+realtime events keep flowing, and the backlog waits in `zoho.raw.bulk`, in front of the
+stage that can put realtime events first. Bulk throughput is unchanged: it was bound by the
+projector anyway.
+
+The gate only throttles while the downstream group has live members: with no projector
+running, holding bulk events back would help nobody. Requests to the broker are issued and
+their futures looked at on later steps, so the worker's loop never blocks on them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+logger = logging.getLogger(__name__)
+
+
+class DownstreamGate:
+    """Says whether bulk input should be paused, from the downstream group's lag."""
+
+    def __init__(self, admin: Any, *, group: str, topic: str, partitions: int, max_lag: int,
+                 check_s: float = 0.25, timeout_s: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._admin = admin
+        self._group, self._topic, self._max_lag = group, topic, max_lag
+        self._partitions = [TopicPartition(topic, p) for p in range(partitions)]
+        self._check_s, self._timeout_s, self._clock = check_s, timeout_s, clock
+        self._asked_at = -float("inf")
+        self._pending: tuple[dict[Any, Future[Any]], Future[Any], Future[Any]] | None = None
+        self.closed = False  # True: bulk input should be paused
+        self.lag: int | None = None
+
+    @classmethod
+    def create(cls, bootstrap: str, **kwargs: Any) -> DownstreamGate:
+        """A gate with its own admin client on `bootstrap`."""
+        admin = AdminClient({"bootstrap.servers": bootstrap, "client.id": "tds-streams-gate"})
+        return cls(admin, **kwargs)
+
+    def update(self) -> bool:
+        """Look at finished answers, ask again when due; returns `closed`. Never blocks."""
+        if self._max_lag <= 0:
+            return False
+        now = self._clock()
+        if self._pending is not None:
+            ends, offsets, described = self._pending
+            futures = [*ends.values(), offsets, described]
+            if all(f.done() for f in futures):
+                self._pending = None
+                self._decide(ends, offsets, described)
+            elif now - self._asked_at > self._timeout_s:
+                self._pending = None  # unanswered: ask again, keep the last decision
+        if self._pending is None and now - self._asked_at >= self._check_s:
+            self._asked_at = now
+            self._ask()
+        return self.closed
+
+    def _ask(self) -> None:
+        try:
+            ends = self._admin.list_offsets({tp: OffsetSpec.latest() for tp in self._partitions},
+                                            request_timeout=self._timeout_s)
+            offsets = self._admin.list_consumer_group_offsets(
+                [ConsumerGroupTopicPartitions(self._group, self._partitions)],
+                request_timeout=self._timeout_s)[self._group]
+            described = self._admin.describe_consumer_groups(
+                [self._group], request_timeout=self._timeout_s)[self._group]
+        except KafkaException as exc:
+            logger.debug("downstream lag: cannot ask: %s", exc)
+            return
+        self._pending = (ends, offsets, described)
+
+    def _decide(self, ends: dict[Any, Future[Any]], offsets: Future[Any],
+                described: Future[Any]) -> None:
+        try:
+            end = {(tp.topic, tp.partition): f.result().offset for tp, f in ends.items()}
+            committed = {(tp.topic, tp.partition): tp.offset
+                         for tp in offsets.result().topic_partitions or []}
+            members = len(described.result().members)
+        except KafkaException as exc:
+            logger.debug("downstream lag: no answer: %s", exc)
+            return
+        # A partition the group never committed is not counted: no evidence of a backlog.
+        lag = sum(max(0, e - committed[k]) for k, e in end.items()
+                  if committed.get(k, -1) >= 0)
+        self.lag = lag
+        was = self.closed
+        if members == 0:
+            self.closed = False
+        elif lag > self._max_lag:
+            self.closed = True
+        elif lag < self._max_lag * 3 // 4:
+            self.closed = False
+        if self.closed != was:
+            logger.debug("downstream %s lag %d: bulk input %s", self._group, lag,
+                         "paused" if self.closed else "resumed")
