@@ -125,6 +125,7 @@ class Scheduler:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._done: dict[str, float] = {}  # run type -> last slot claimed or skipped
         self._last_sweep = 0.0
+        self._leading = False
         self.fired: list[RunRecord] = []
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -133,7 +134,11 @@ class Scheduler:
             while not stop.is_set():
                 try:
                     if await self._leadership.ensure():
+                        if not self._leading:
+                            await self._adopt()
                         await self._tick()
+                    else:
+                        self._leading = False
                 except Exception:
                     logger.exception("scheduler tick failed")
                 with contextlib.suppress(TimeoutError):
@@ -145,6 +150,17 @@ class Scheduler:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await self._leadership.close()
+
+    async def _adopt(self) -> None:
+        """Take over the schedule: runs a previous scheduler left started are failed now,
+        not after `stale_after_s` of silence (they would hold their run type's slots that
+        long: measured, no reconcile for 90 s after a poller was killed)."""
+        adopted = await self._state.adopt(self._config.owner, self._config.org_id)
+        self._leading = True
+        if adopted:
+            logger.warning("took over from a previous scheduler: %d of its runs failed (%s)",
+                           len(adopted), ", ".join(r.run_id for r in adopted))
+            await self._on_stale(adopted)
 
     async def _tick(self) -> None:
         now = self._clock()

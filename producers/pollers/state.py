@@ -62,6 +62,11 @@ class PollState(Protocol):
         """Mark started runs whose heart stopped as failed and return them."""
         ...
 
+    async def adopt(self, owner: str, org_id: str) -> list[RunRecord]:
+        """Fail the scheduled runs of `org_id` that another owner left started; return them.
+        Called by a new scheduler: the lock it now holds proves the old one's session ended."""
+        ...
+
     async def run(self, run_id: str) -> RunRecord | None:
         """One run by id."""
         ...
@@ -155,6 +160,17 @@ class PgPollState:
             stale_after_s)
         return [_record(r) for r in rows]
 
+    async def adopt(self, owner: str, org_id: str) -> list[RunRecord]:
+        """Fail scheduled runs a previous scheduler left started."""
+        rows = await self._pool.fetch(
+            f"""UPDATE poll_runs SET status = 'failed', finished_at = now(),
+                   error = 'the scheduler running it lost its lock (' || owner || ' is gone)'
+               WHERE status = 'started' AND trigger = 'schedule' AND org_id = $2
+                   AND owner <> $1
+               RETURNING {_COLUMNS}""",
+            owner, org_id)
+        return [_record(r) for r in rows]
+
     async def run(self, run_id: str) -> RunRecord | None:
         """One run by id."""
         row = await self._pool.fetchrow(
@@ -225,6 +241,16 @@ class MemoryPollState:
         for key, r in list(self.runs.items()):
             if r.status == "started" and self.beats[key] < limit:
                 self.runs[key] = replace(r, status="failed", error="the poller stopped")
+                out.append(self.runs[key])
+        return out
+
+    async def adopt(self, owner: str, org_id: str) -> list[RunRecord]:
+        """Fail scheduled runs another owner left started."""
+        out = []
+        for key, r in list(self.runs.items()):
+            if (r.status == "started" and r.trigger == "schedule" and r.org_id == org_id
+                    and r.owner != owner):
+                self.runs[key] = replace(r, status="failed", error="the scheduler changed")
                 out.append(self.runs[key])
         return out
 

@@ -193,3 +193,45 @@ def test_auto_sync_off_schedules_nothing() -> None:
     no_full = Poller(config=PollerConfig(org_id=ORG, full_interval_s=0), topics=PollTopics(),
                      zoho=FakeZoho(), sink=MemorySink(), state=MemoryPollState())
     assert [p.run_type for p in no_full.periodic()] == ["stock", "incremental"]
+
+
+async def test_a_new_scheduler_takes_over_the_runs_of_a_dead_one_at_once() -> None:
+    state = MemoryPollState()
+    now = [1000.0]
+    fired: list[RunRecord] = []
+
+    async def fire(record: RunRecord) -> None:
+        fired.append(record)
+
+    old = PollerConfig(org_id=ORG, owner="vm:1", tick_s=0.01, stale_after_s=90)
+    dead = Scheduler(leadership=FakeLeadership(), state=state, config=old,  # type: ignore[arg-type]
+                     periodic=[Periodic("incremental", 6.0, ("item",), fire)],
+                     on_stale=lambda runs: asyncio.sleep(0), clock=lambda: now[0])
+    await dead._tick()  # claims a slot; its process is then SIGKILLed mid-run
+    await asyncio.sleep(0)
+    manual = RunRecord(run_key="cmd-1", run_id="m1", org_id=ORG, run_type="full",
+                       trigger="command", entity_types=("item",), owner="vm:1")
+    assert await state.claim(manual)  # a manual run is not the scheduler's to end
+    now[0] = 1007.0  # the next slot, seconds later: well inside stale_after_s
+    reported: list[RunRecord] = []
+
+    async def on_stale(runs: list[RunRecord]) -> None:
+        reported.extend(runs)
+
+    new = Scheduler(leadership=FakeLeadership(), state=state,  # type: ignore[arg-type]
+                    config=replace(old, owner="vm:2"),
+                    periodic=[Periodic("incremental", 6.0, ("item",), fire)],
+                    on_stale=on_stale, clock=lambda: now[0])
+    stop = asyncio.Event()
+    task = asyncio.create_task(new.run(stop))
+    for _ in range(50):  # bounded: the first tick adopts and fires
+        await asyncio.sleep(0.01)
+        if len(fired) == 2:
+            break
+    stop.set()
+    await asyncio.wait_for(task, 2)
+    assert [r.run_id for r in reported] == [fired[0].run_id]
+    assert reported[0].status == "failed"
+    assert [r.owner for r in fired] == ["vm:1", "vm:2"]  # the next slot ran at once
+    kept = await state.run("m1")
+    assert kept is not None and kept.status == "started"
