@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import platform
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -282,8 +283,9 @@ API_FINDINGS = (
     "matches the entity type with `entity_types @> ARRAY[$n]`, served by a GIN index "
     "(0040).",
     "- The total of a page is an exact `count(*)`, linear in the runs matching (see the "
-    "EXPLAIN table). A deep `offset` reads and discards every earlier row; "
-    "keyset paging (`?before=<started_at>,<run_id>`) would make every page cost the same.",
+    "EXPLAIN table). A deep `offset` reads and discards every earlier row; `after=<next>` "
+    "(keyset paging, index 0041) starts where the previous page ended, so the cursor page "
+    "at depth 40,000 costs about what the first page costs (compare the two rows above).",
 )
 
 
@@ -350,6 +352,18 @@ def _e2e_section(doc: dict[str, Any] | None) -> list[str]:
     return [*lines, ""]
 
 
+def _span(runs: dict[str, Any]) -> str:
+    """When the benchmarks behind this page ran (a `--only` rerun keeps the others')."""
+    entries = list(runs.get("benchmarks", {}).values())
+    if not entries:
+        return f"Run started {runs.get('started', 'unknown')}"
+    first = min(datetime.fromisoformat(e["when"]) for e in entries)
+    last = max(datetime.fromisoformat(e["when"]) + timedelta(seconds=e["wall_s"])
+               for e in entries)
+    return (f"Benchmarks ran from {first:%Y-%m-%d %H:%M} to {last:%H:%M} UTC, one at a time "
+            "(each one's start, wall time and load are in the last table)")
+
+
 def render(runs: dict[str, Any]) -> str:
     """bench/REPORT.md from the newest outputs; draws the charts."""
     out = _outputs(runs)
@@ -382,8 +396,8 @@ def render(runs: dict[str, Any]) -> str:
         "one machine, in one run, against the Kafka and PostgreSQL that `make up` provisions. "
         "Each benchmark's own report is in `bench/out/` (not committed); this page puts the "
         "seed's figures (TDS 1.0 guide) beside ours.", "",
-        f"- Run started {runs.get('started', 'unknown')}"
-        + (f"; the whole run took {total / 60:.1f} min" if total else "")
+        f"- {_span(runs)}"
+        + (f"; the last `--run` took {total / 60:.1f} min" if total else "")
         + (" (quick mode: small volumes)" if runs.get("quick") else "") + ".",
         f"- Machine: {host['cpu']}, {host['cores']} cores, {host['ram_gib']} GiB RAM; kernel "
         f"{host['kernel']} ({host['os']}); Python {host['python']}; Kafka {host['kafka']}; "

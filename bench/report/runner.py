@@ -35,7 +35,9 @@ BENCHES = (
           "webhook.json", 1200),
     Bench("stock_sync", "bench.report.stock_sync", (), ("--items", "2000"),
           "stock_sync.json", 1800),
-    Bench("zoho_pull", "bench.zoho_pull", ("--items", "20000"),
+    # 50,000 items: more than one minute's budget (20,000 fit in 100 requests, under the
+    # limit, so any puller that bursts finishes before the limit matters).
+    Bench("zoho_pull", "bench.zoho_pull", ("--items", "50000"),
           ("--items", "5000", "--no-burst"), "zoho_pull.json", 1800),
     Bench("projector", "bench.projector", ("--events", "50000"),
           ("--events", "10000", "--processes", "1"), "projector-*.json", 1800),

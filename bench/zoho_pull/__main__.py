@@ -92,7 +92,8 @@ def _peer(base: str, creds: dict[str, Any], per_page: int, dsn: str | None) -> d
 def _markdown(report: dict[str, Any]) -> str:
     ours = report["tds"]
     lines = [
-        "# Zoho full pull: 50,000 items at 100 requests/minute",
+        f"# Zoho full pull: {report['items']:,} items at "
+        f"{report['limits']['per_minute']} requests/minute",
         "",
         f"Simulator: {report['items']} items, limits per minute {report['limits']['per_minute']}"
         f", daily {report['limits']['daily']}, concurrency {report['limits']['concurrency']}; "
