@@ -26,27 +26,16 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
 from consumers.errors import ConsumerError, Fenced
-from tds.kafka import consumer_config
+from tds.kafka import MessageLike, consumer_config
 
 logger = logging.getLogger(__name__)
 
 TP = tuple[str, int]
 
 
-class MessageLike(Protocol):
-    """The part of confluent_kafka.Message the runtimes read (tests pass small stubs)."""
-
-    def topic(self) -> str | None: ...
-    def partition(self) -> int | None: ...
-    def offset(self) -> int | None: ...
-    def key(self) -> bytes | None: ...
-    def value(self) -> bytes | None: ...
-    def headers(self) -> list[tuple[str, bytes]] | None: ...
-    def timestamp(self) -> tuple[int, int]: ...
-    def error(self) -> KafkaError | None: ...
 
 
 @dataclass(frozen=True, slots=True)

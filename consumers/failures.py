@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Producer
 
-from consumers.batching import MessageLike
 from consumers.errors import ConsumerError
+from tds.kafka import MessageLike
 from tds.metrics import Metrics
 from tds.retry import Origin, RetryPolicy, route_failure
 

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from consumers.batching import Batch, MessageLike
+from consumers.batching import Batch
 from consumers.errors import RowRejected, StoreSchemaError, StoreUnavailable
 from consumers.failures import FailureRouter, RoutingUnavailable
 from consumers.offsets import claim
@@ -33,6 +33,7 @@ from schemas.codec import Codec, default_codec
 from schemas.errors import CodecError
 from schemas.events import EntitySynced, decode_event
 from schemas.topics import parse_key
+from tds.kafka import MessageLike
 from tds.metrics import Metrics
 
 logger = logging.getLogger(__name__)

@@ -17,9 +17,8 @@ from typing import Any, TextIO
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from consumers.batching import MessageLike
 from consumers.errors import ConsumerError
-from tds.kafka import consumer_config
+from tds.kafka import MessageLike, consumer_config
 
 
 class LogReader:

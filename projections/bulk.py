@@ -38,7 +38,7 @@ Key = tuple[str, str]  # org id, entity id
 
 
 class Logged(Protocol):
-    """The part of a Kafka message the collapser reads (consumers.batching.MessageLike)."""
+    """The part of a Kafka message the collapser reads (tds.kafka.MessageLike)."""
 
     def partition(self) -> int | None: ...
     def offset(self) -> int | None: ...

@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 from confluent_kafka import Producer
 
-from consumers.batching import Batch, BatchingConsumer, MessageLike
+from consumers.batching import Batch, BatchingConsumer
 from consumers.errors import RowRejected, StoreSchemaError, StoreUnavailable
 from consumers.failures import FailureRouter, RoutingUnavailable
 from consumers.offsets import PgOffsetStore, claim
@@ -36,7 +36,7 @@ from schemas.codec import Codec, default_codec
 from schemas.errors import CodecError
 from schemas.events import ENTITY_TYPES, EntitySynced, SyncRunEvent, decode_event
 from schemas.topics import DEADLETTER, ENTITY_SYNCED, SYNC_RUNS
-from tds.kafka import producer_config
+from tds.kafka import MessageLike, producer_config
 from tds.metrics import Metrics
 from tds.retry import RetryPolicy
 

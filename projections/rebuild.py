@@ -24,7 +24,6 @@ from typing import TextIO
 
 import asyncpg
 
-from consumers.batching import MessageLike
 from consumers.errors import RowRejected
 from consumers.postgres import is_driver_error, translate
 from consumers.replay import LogReader, Progress
@@ -37,6 +36,7 @@ from projections.sql import q
 from projections.writer import EntityWriter, Positioned
 from schemas.codec import default_codec
 from schemas.errors import CodecError
+from tds.kafka import MessageLike
 
 logger = logging.getLogger(__name__)
 

@@ -42,11 +42,10 @@ from streams.emit import Outbox, transactional_id
 from streams.failures import FailureRouter
 from streams.fetch import RecordFetcher
 from streams.ledger import Ledger
-from streams.messages import KafkaMessage
 from streams.pipeline import Position, Processor, Result
 from streams.state import ChangelogState
 from streams.versions import RANK_BULK, RANK_REALTIME
-from tds.kafka import consumer_config
+from tds.kafka import MessageLike, consumer_config
 from tds.metrics import Metrics
 
 logger = logging.getLogger(__name__)
@@ -162,7 +161,7 @@ class Engine:
         batch_max = self.config.batch_max
         self._gate_bulk()
         urgent = await self.urgent()
-        batch: list[KafkaMessage] = []
+        batch: list[MessageLike] = []
         first = self.consumer.poll(0 if urgent else timeout_s)
         if first is not None:
             batch.append(first)
@@ -208,11 +207,11 @@ class Engine:
 
     # -- one batch -----------------------------------------------------------------------
 
-    async def process(self, batch: Sequence[KafkaMessage]) -> None:
+    async def process(self, batch: Sequence[MessageLike]) -> None:
         """Process one batch: realtime events, then sync-run messages, then bulk events."""
         c = self.config
-        realtime: list[KafkaMessage] = []
-        bulk: list[KafkaMessage] = []
+        realtime: list[MessageLike] = []
+        bulk: list[MessageLike] = []
         offsets = self._offsets
         for message in batch:
             error: Any = message.error()
@@ -242,7 +241,7 @@ class Engine:
         if counts:
             self.ledger.count(counts)
 
-    async def _raw(self, messages: list[KafkaMessage], topic: str,
+    async def _raw(self, messages: list[MessageLike], topic: str,
                    counts: dict[tuple[str, str], tuple[int, str, str]]) -> None:
         processor, outbox, versions = self.processor, self.outbox, self.versions
         synced, latency = self.config.synced_topic, self._latency
@@ -275,7 +274,7 @@ class Engine:
         for (entity_type, reason), n in skipped.items():
             self.metrics.events_skipped.labels(entity_type, reason).inc(n)
 
-    def _fail(self, message: KafkaMessage, position: Position, error: Exception,
+    def _fail(self, message: MessageLike, position: Position, error: Exception,
               raw: RawEvent | None, counts: dict[tuple[str, str], tuple[int, str, str]]
               ) -> None:
         failed = self.router.route(

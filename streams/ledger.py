@@ -23,10 +23,10 @@ from schemas.events import SyncRunEvent, decode_event
 from schemas.topics import entity_key
 from streams.config import StreamsConfig
 from streams.emit import Outbox
-from streams.messages import KafkaMessage
 from streams.pipeline import micros
 from streams.runs import COUNTED_BY, RunState, apply, count_message, poller_message, tick_message
 from streams.state import ChangelogState
+from tds.kafka import MessageLike
 from tds.metrics import Metrics
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class Ledger:
             self._outbox.send(self._config.ledger_topic, run_id.encode(),
                               count_message(run_id, outcome, source, org, at_us, n))
 
-    def forward(self, message: KafkaMessage) -> None:
+    def forward(self, message: MessageLike) -> None:
         """Forward a poller's sync-run event into the ledger (our own events excepted)."""
         if header_map(message.headers()).get("ce_source") == self._own_source:
             return
@@ -71,7 +71,7 @@ class Ledger:
         self._outbox.send(self._config.ledger_topic, run.run_id.encode(),
                           poller_message(run, micros(self._clock())))
 
-    def fold(self, message: KafkaMessage) -> None:
+    def fold(self, message: MessageLike) -> None:
         """Fold one ledger message into its run; publish the run's end when it ends."""
         key, value = message.key(), message.value()
         partition = message.partition() or 0
