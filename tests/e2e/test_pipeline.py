@@ -9,11 +9,7 @@ read models must equal the simulator's state exactly: nothing lost, duplicated o
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -22,52 +18,21 @@ from urllib.error import URLError
 import pytest
 
 from tds.provision.common import Services
-from tests.support.pipeline import TOKEN, differences, free_port, http, wait_http
+from tests.support.pipeline import TOKEN, differences, http, running_system
 
 
 @pytest.fixture
 def system(services: Services) -> Iterator[tuple[str, str, str]]:
     org = str(random.randrange(10**10, 10**11))
-    web_port, sim_port = free_port(), free_port()
-    sim_url, web_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{web_port}"
-    secret = "e2e-webhook-secret-42"
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": services.kafka_bootstrap_servers,
-           "DATABASE_URL": services.database_url}
-    sim = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "--port", str(sim_port), "--org-id", org,
-         "--items", "150", "--contacts", "40", "--salesorders", "40", "--invoices", "40",
-         "--webhook-url", f"{web_url}/api/webhooks/zoho", "--webhook-secret", secret,
-         "--duplicate-rate", "0.2", "--reorder-rate", "0.2", "--drop-rate", "0.1",
-         "--no-webhook-fraction", "0.2", "--hostile-fraction", "0.2"], env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    up: subprocess.Popen[bytes] | None = None
-    try:
-        creds = wait_http(f"{sim_url}/_sim/credentials", 60)
-        env.update({
-            "ZOHO_API_BASE": sim_url, "ZOHO_CLIENT_ID": creds["client_id"],
-            "ZOHO_CLIENT_SECRET": creds["client_secret"],
-            "ZOHO_REFRESH_TOKEN": creds["refresh_token"], "ZOHO_ORGANIZATION_ID": org,
-            "ZOHO_WEBHOOK_SECRET": secret, "TDS_API_TOKEN": TOKEN,
-            "TDS_RECONCILE_INTERVAL_MINUTES": "0.25", "TDS_STOCK_SYNC_INTERVAL_MINUTES": "600",
-            # Every 72 s: finds deletes whose webhook was lost. Shorter intervals spend
-            # Zoho's 100 requests/minute faster than the runs can finish.
-            "TDS_FULL_SYNC_INTERVAL_HOURS": "0.02",
-            "TDS_RETRY_BACKOFF_SECONDS": "1"})
-        up = subprocess.Popen(
-            [sys.executable, "-m", "tds.cli", "up", "--port", str(web_port), "--workers", "2",
-             "--no-images"], env=env, start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_http(f"{web_url}/api/bff/tds/status", 120)
-        yield org, sim_url, web_url
-    finally:
-        for process in (up, sim):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
+    sim_args = ("--items", "150", "--contacts", "40", "--salesorders", "40", "--invoices", "40",
+                "--duplicate-rate", "0.2", "--reorder-rate", "0.2", "--drop-rate", "0.1",
+                "--no-webhook-fraction", "0.2", "--hostile-fraction", "0.2")
+    # Every 72 s a full sync finds deletes whose webhook was lost. Shorter intervals spend
+    # Zoho's 100 requests/minute faster than the runs can finish.
+    slower = {"TDS_RECONCILE_INTERVAL_MINUTES": "0.25", "TDS_FULL_SYNC_INTERVAL_HOURS": "0.02"}
+    with running_system(services, org=org, workers=2, sim_args=sim_args,
+                        extra_env=slower) as running:
+        yield org, running.sim_url, running.web_url
 
 
 async def test_read_models_equal_zoho(system: tuple[str, str, str], services: Services) -> None:
