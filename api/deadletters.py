@@ -44,10 +44,15 @@ async def retry(request: web.Request) -> web.Response:
     require_token(request, ctx.settings.api_token)
     body = await read_json(request)
     ids = body.get("ids")
-    if body.get("all") is True:
+    listed = isinstance(ids, list) and bool(ids) and all(
+        isinstance(i, str) and len(i) < 300 and "\x00" not in i for i in ids)
+    everything = body.get("all") is True
+    if listed and everything:
+        # Ambiguous: retrying everything would silently ignore the list the caller sent.
+        raise BadRequest('send either {"ids": [...]} or {"all": true}, not both')
+    if everything:
         return await _retry(ctx, None)
-    if isinstance(ids, list) and ids and all(isinstance(i, str) and len(i) < 300
-                                             and "\x00" not in i for i in ids):
+    if listed:
         return await _retry(ctx, ids)
     raise BadRequest('send {"ids": ["<dead letter id>", ...]} or {"all": true}')
 

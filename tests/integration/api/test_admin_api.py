@@ -168,6 +168,9 @@ async def test_dead_letters_list_and_retry(api: ApiHarness, kafka_bootstrap: str
     item = page["items"][0]
     assert item["error_message"] == "<script>alert('x')</script>"
     assert item["entity_type"] == "item" and item["stage"] == "streams"
+    both = await api.client.post("/api/tds/deadletter/retry", headers=AUTH,
+                                 json={"ids": [item["id"]], "all": True})
+    assert both.status == 400 and "not both" in (await both.json())["detail"]
     response = await api.client.post("/api/tds/deadletter/retry", headers=AUTH,
                                      json={"ids": [item["id"], "unknown"]})
     assert response.status == 202
