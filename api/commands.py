@@ -41,7 +41,9 @@ async def read_json(request: web.Request) -> dict[str, Any]:
 
 
 def _entity_types(value: Any) -> list[str]:
-    if value in (None, "", "all"):
+    # An empty string is refused, not read as "all": a blank form field must not start a
+    # full sync of every entity.
+    if value is None or value == "all":
         return list(SYNCABLE)
     names = value if isinstance(value, list) else [value]
     if not names:

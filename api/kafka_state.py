@@ -11,7 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import (
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicCollection,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from tds.errors import TDSError
@@ -80,13 +86,16 @@ class KafkaInspector:
         return await asyncio.shield(pending)
 
     async def reachable(self) -> bool:
-        """Whether a metadata request succeeds."""
+        """Whether the cluster answers a describe-cluster request (not a full metadata
+        request: that lists every topic, 7 ms at 750 topics)."""
+        admin: Any = self._admin
         try:
-            metadata = await asyncio.to_thread(self._admin.list_topics,
-                                               timeout=self._timeout_s)
-        except KafkaException:
+            cluster = await asyncio.to_thread(
+                lambda: admin.describe_cluster(request_timeout=self._timeout_s).result(
+                    timeout=self._timeout_s))
+        except (KafkaException, TimeoutError):
             return False
-        return bool(metadata.brokers)
+        return bool(cluster.nodes)
 
     def groups_sync(self, subscriptions: Mapping[str, Sequence[str]]) -> list[GroupState]:
         """Blocking version of `groups`."""
@@ -104,10 +113,12 @@ class KafkaInspector:
         names = list(subscriptions)
         # types-confluent-kafka lags the 2.x admin API (list_offsets, group descriptions).
         admin: Any = self._admin
-        metadata = admin.list_topics(timeout=timeout).topics
-        every_topic = {t for topics in subscriptions.values() for t in topics if t in metadata}
-        all_partitions = [TopicPartition(t, p) for t in sorted(every_topic)
-                          for p in metadata[t].partitions]
+        # Only the subscribed topics' partitions: a full metadata request lists every
+        # topic in the cluster (7 ms of the 10 ms this took at 750 topics).
+        partition_counts = _partition_counts(
+            admin, sorted({t for topics in subscriptions.values() for t in topics}), timeout)
+        all_partitions = [TopicPartition(t, p) for t, count in partition_counts.items()
+                          for p in range(count)]
         end_futures = admin.list_offsets(
             {tp: OffsetSpec.latest() for tp in all_partitions},
             request_timeout=timeout) if all_partitions else {}
@@ -144,3 +155,20 @@ class KafkaInspector:
             )
             states.append(GroupState(name, state, members, lags))
         return states
+
+
+def _partition_counts(admin: Any, topics: list[str], timeout: float) -> dict[str, int]:
+    """Partitions per existing topic (one describe-topics request); absent ones are left out."""
+    if not topics:
+        return {}
+    counts = {}
+    futures = admin.describe_topics(TopicCollection(topics), request_timeout=timeout)
+    for name, future in futures.items():
+        try:
+            counts[name] = len(future.result(timeout=timeout).partitions)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if not isinstance(error, KafkaError) or \
+                    error.code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise
+    return dict(sorted(counts.items()))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from aiohttp import web
@@ -15,6 +16,8 @@ from api.context import API, PROJECTOR_GROUP, WORKER_GROUP, ApiContext
 from api.kafka_state import GroupState, KafkaStateError
 from api.render import json_response
 from schemas.topics import RAW_BULK, RAW_REALTIME, RETRY_PREFIX
+
+T = TypeVar("T")
 
 # The guide's capacity figure: a queue above this is a backlog worth flagging.
 MAX_QUEUE = 10_000
@@ -36,6 +39,12 @@ async def _groups(ctx: ApiContext) -> list[GroupState] | None:
         return await ctx.inspector.groups(ctx.groups)
     except KafkaStateError:
         return None
+
+
+async def _on_connection(ctx: ApiContext,
+                         read: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    async with ctx.db().acquire() as conn:
+        return await read(conn)
 
 
 async def _database_ok(ctx: ApiContext) -> tuple[bool, str]:
@@ -60,8 +69,10 @@ def _queue_size(groups: list[GroupState] | None) -> int | None:
 
 async def health_doc(ctx: ApiContext) -> dict[str, Any]:
     """The seed's health answer from real checks."""
-    kafka_ok, (db_ok, db_detail), groups = await asyncio.gather(
-        ctx.inspector.reachable(), _database_ok(ctx), _groups(ctx))
+    (db_ok, db_detail), groups = await asyncio.gather(_database_ok(ctx), _groups(ctx))
+    # Groups read means the cluster answered; only a failed read needs the cheaper probe
+    # to tell "Kafka down" from "groups unreadable".
+    kafka_ok = groups is not None or await ctx.inspector.reachable()
     workers = _members(groups, WORKER_GROUP)
     projectors = _members(groups, PROJECTOR_GROUP)
     queue = _queue_size(groups)
@@ -108,13 +119,17 @@ async def health(request: web.Request) -> web.Response:
 
 async def status_doc(ctx: ApiContext) -> dict[str, Any]:
     """Lag per group/topic/partition, per-entity counts, dead letters, recent runs."""
-    groups = await _groups(ctx)
-    async with ctx.db().acquire() as conn:
-        counts = await queries.entity_counts(conn)
-        dead = await queries.dead_letter_counts(conn)
-        runs = await queries.recent_runs(conn, 10)
-        active = await queries.active_syncs(conn)
-        rate = await queries.success_rate(conn)
+    async def small(conn: asyncpg.Connection) -> tuple[dict[str, int], list[dict[str, Any]],
+                                                         int]:
+        return (await queries.entity_counts(conn), await queries.recent_runs(conn, 10),
+                await queries.active_syncs(conn))
+
+    # The two counting queries take ~7 and ~10 ms at a day's volume (20,000 dead letters,
+    # 1,000,000 audit rows); on their own connections they overlap instead of adding up.
+    groups, (counts, runs, active), dead, rate = await asyncio.gather(
+        _groups(ctx), _on_connection(ctx, small),
+        _on_connection(ctx, queries.dead_letter_counts),
+        _on_connection(ctx, queries.success_rate))
     return {
         "kafka_ok": groups is not None,
         "groups": [

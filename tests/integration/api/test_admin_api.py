@@ -142,6 +142,8 @@ async def test_manual_sync_publishes_a_command(api: ApiHarness, kafka_bootstrap:
     assert stock.status == 202
     bad = await api.client.post("/api/tds/sync", headers=AUTH, json={"entity_type": "cars"})
     assert bad.status == 400 and "entity_type 'cars'" in (await bad.json())["detail"]
+    blank = await api.client.post("/api/tds/sync", headers=AUTH, json={"entity_type": ""})
+    assert blank.status == 400 and "entity_type ''" in (await blank.json())["detail"]
     got = await asyncio.to_thread(_consume, kafka_bootstrap, api.ctx.commands_topic,
                                   group_factory("cmd"), 2)
     commands = [decode_event(value or b"") for _, value, _ in got]
