@@ -1,9 +1,11 @@
 """The worker's one producer: outputs, retries, dead letters, ledger and changelog records.
 
 At least once, a checkpoint is `flush()` (every output acknowledged), then the changelog,
-`flush()` again, then the consumer commits. Delivery reports are asked for failures only
-(`delivery.report.only.error`), so a healthy event costs no Python callback; any failed
-delivery makes the next `flush()` raise, and the worker stops before committing past it.
+then the consumer commits once the changelog is acknowledged too: by the next
+checkpoint's `flush()`, or by a second one when it is the last (`streams.engine`).
+Delivery reports are asked for failures only (`delivery.report.only.error`), so a healthy
+event costs no Python callback; any failed delivery makes the next `flush()` raise, and
+the worker stops before committing past it.
 
 Exactly once, everything between two checkpoints is one Kafka transaction that also
 carries the consumed offsets (`send_offsets_to_transaction`, fenced by the consumer

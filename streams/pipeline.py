@@ -26,7 +26,7 @@ from streams.entities import RECORD_ID, normalise
 from streams.errors import FetchFailed, InvalidEvent
 from streams.fetch import RecordFetcher
 from streams.rawread import RawReader
-from streams.versions import Decision, Verdict, Version, decide
+from streams.versions import EMITTING, Decision, Verdict, Version, decide
 from tds.retry import H_ATTEMPT, read_state
 
 SYNCED_CE_TYPE = "tds.entity.synced"
@@ -183,7 +183,7 @@ class Processor:
             versions[key] = decision.store.pack()
         result = Result(decision.verdict, key, decoded.entity_type, op, raw.sync_run_id,
                         attempt)
-        if not decision.verdict.emits:
+        if decision.verdict not in EMITTING:
             return result
         return self._emit(result, decoded, decision, candidate, record, raw_json, position)
 

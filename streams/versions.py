@@ -53,7 +53,11 @@ class Verdict(Enum):
     @property
     def emits(self) -> bool:
         """Whether this verdict produces a `tds.entity.synced` event."""
-        return self in (Verdict.EMIT, Verdict.REEMIT)
+        return self in EMITTING
+
+
+# The verdicts that emit (hot paths test `in EMITTING`: the property costs ~0.25 µs).
+EMITTING = (Verdict.EMIT, Verdict.REEMIT)
 
 
 class Version(NamedTuple):

@@ -41,7 +41,7 @@ BENCHES = (
           ("--items", "5000", "--no-burst"), "zoho_pull.json", 1800),
     Bench("projector", "bench.projector", ("--events", "50000"),
           ("--events", "10000", "--processes", "1"), "projector-*.json", 1800),
-    Bench("streams", "bench.streams", (), ("--events", "10000"), "streams-*.json", 1800),
+    Bench("streams", "bench.streams", (), ("--events", "50000"), "streams-*.json", 1800),
     Bench("e2e", "bench.e2e", (), ("--duration-s", "10", "--backfill", "20000"), "e2e.json",
           1800),
 )

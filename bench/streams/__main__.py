@@ -6,10 +6,13 @@
 - one worker on a re-sync of unchanged records (the version rule's skip path).
 
 Every run gets fresh topics with the backlog already in `zoho.raw.bulk`; the rate is
-measured on the consumer group's committed offsets (first commit to last), so process
-start-up and rebalancing are excluded the same way for every contender.
+measured on the consumer group's committed offsets, from the first commit to the last one
+before the backlog is done, so process start-up, rebalancing and the wait for the final
+checkpoint are excluded the same way for every contender. The CPU the contender's
+processes used in that window is reported per event: on shared cores it is steadier than
+the rate.
 
-    python -m bench.streams [--events 50000] [--partitions 6] [--profile]
+    python -m bench.streams [--events 100000] [--partitions 6] [--profile]
 
 Writes bench/out/streams-<time>.json and .md. `--profile` samples one worker with py-spy
 (`$PY_SPY` or on PATH) and reports the hottest frames.
@@ -18,6 +21,7 @@ Writes bench/out/streams-<time>.json and .md. `--profile` samples one worker wit
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -58,6 +62,7 @@ class Result:
     events_per_s: float
     per_process: float
     outputs: int
+    cpu_us_per_event: float | None = None  # the contender's processes, over the window
     notes: list[str] = field(default_factory=list)
 
 
@@ -82,9 +87,16 @@ class Topics:
                 future.result(timeout=30)
 
 
-def _fill(bootstrap: str, topic: str, count: int, *, run_id: str | None, seed: str) -> None:
+@functools.lru_cache(maxsize=2)
+def _backlog(count: int, run_id: str) -> list[tuple[bytes, bytes]]:
+    """The messages of a backlog, made once per bench (~6 s per 100,000): every contender
+    reads them from topics of its own under an app id of its own, so sharing ids is fine."""
+    return list(events(count, run_id=run_id, seed=run_id[-6:]))
+
+
+def _fill(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
     producer = Producer(producer_config(bootstrap, **{"linger.ms": 20}))
-    for n, (key, value) in enumerate(events(count, run_id=run_id, seed=seed)):
+    for n, (key, value) in enumerate(messages):
         producer.produce(topic, key=key, value=value)
         if n % 5000 == 0:
             producer.poll(0)
@@ -97,27 +109,65 @@ def _ends(consumer: Consumer, topic: str) -> dict[int, int]:
             for p in meta.partitions}
 
 
+@dataclass(frozen=True)
+class Window:
+    """What the group did between two of its commits: seconds, events, CPU seconds."""
+
+    seconds: float
+    events: int
+    cpu_s: float | None
+    commits: int  # seen in the window, the first one included
+
+
+def _cpu_s(pids: list[int]) -> float | None:
+    """User + system CPU seconds the processes used so far (None off Linux)."""
+    total = 0
+    try:
+        for pid in pids:
+            # After the command's closing parenthesis: utime and stime are fields 12, 13.
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _measure(bootstrap: str, group: str, topic: str, total: int, timeout_s: float,
-             alive: Callable[[], bool]) -> tuple[float, int]:
-    """Seconds from the group's first commit to its last, and the events in between."""
+             alive: Callable[[], bool], pids: list[int],
+             on_first: Callable[[], None] = lambda: None) -> Window:
+    """The steady state: from the group's first commit to its last one before the backlog
+    was done (the final commit waits for the contender's next checkpoints, up to two commit
+    intervals after its last event, so it would charge idle time to a finite backlog)."""
     probe = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
                       "enable.auto.commit": False})
     ends = _ends(probe, topic)
     tps = [TopicPartition(topic, p) for p in ends]
-    first: tuple[float, int] | None = None
+    end = sum(ends.values())
+    first: tuple[float, int, float | None] | None = None
+    inner: tuple[float, int, float | None] | None = None  # the last commit short of `end`
+    seen, commits = 0, 0
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
             done = sum(max(tp.offset, 0) for tp in probe.committed(tps, timeout=10))
-            now = time.perf_counter()
-            if first is None and done > 0:
-                first = (now, done)
-            if done >= sum(ends.values()):
+            mark = (time.perf_counter(), done, _cpu_s(pids))
+            if done > seen:
+                seen = done
+                commits += 1
+                if first is None:
+                    first = mark
+                    on_first()
+                elif done < end:
+                    inner = mark
+            if done >= end:
                 assert first is not None
-                return now - first[0], done - first[1]
+                last = inner or mark  # no commit in between: a tiny run, take it all
+                cpu = None if last[2] is None or first[2] is None else last[2] - first[2]
+                return Window(last[0] - first[0], last[1] - first[1], cpu,
+                              commits - (0 if inner is None else 1))
             if not alive():
                 raise RuntimeError(f"a process of {group} died at {done}/{total}")
-            time.sleep(0.1)
+            time.sleep(0.02)
     finally:
         probe.close()
     raise TimeoutError(f"{group} did not finish in {timeout_s}s")
@@ -156,17 +206,19 @@ def _worker(bootstrap: str, topics: Topics, app_id: str, guarantee: str,
                             stderr=subprocess.STDOUT)
 
 
-def _profile(pid: int, path: Path, delay_s: float = 6.0, duration_s: int = 12
+def _profile(pid: int, path: Path, busy: threading.Event, duration_s: int
              ) -> threading.Thread | None:
-    """Sample a busy worker with py-spy (PATH or $PY_SPY), if it is installed."""
+    """Sample a worker with py-spy (PATH or $PY_SPY), if it is installed, from its first
+    commit on (past start-up and rebalance) for `duration_s`, idle time included."""
     spy = os.environ.get("PY_SPY") or shutil.which("py-spy")
     if not spy:
         return None
 
     def record() -> None:
-        time.sleep(delay_s)  # past start-up and rebalance
+        if not busy.wait(120):
+            return
         subprocess.run([spy, "record", "--pid", str(pid), "--duration", str(duration_s),
-                        "-r", "200", "-f", "raw", "-o", str(path)], check=False,
+                        "-r", "200", "--idle", "-f", "raw", "-o", str(path)], check=False,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     thread = threading.Thread(target=record, daemon=True)
@@ -174,24 +226,27 @@ def _profile(pid: int, path: Path, delay_s: float = 6.0, duration_s: int = 12
     return thread
 
 
-def run_workers(bootstrap: str, admin: AdminClient, *, count: int, partitions: int,
-              processes: int, guarantee: str, resync: bool = False,
-              profile: Path | None = None) -> Result:
+def run_workers(bootstrap: str, admin: AdminClient, *, count: int, partitions: int, seed: str,
+                processes: int, guarantee: str, resync: bool = False,
+                profile: Path | None = None) -> Result:
     """N `tds worker` processes over a fresh backlog."""
     topics = Topics(admin, partitions, f"w{processes}{guarantee[:2]}")
     app_id = f"bench-{topics.tag}"
-    seed = uuid.uuid4().hex[:6]
-    _fill(bootstrap, topics.names["bulk"], count, run_id=f"run-{seed}", seed=seed)
-    if resync:  # the same records again: every one is skipped as a duplicate
-        _fill(bootstrap, topics.names["bulk"], count, run_id=f"run2-{seed}", seed=seed)
+    _fill(bootstrap, topics.names["bulk"], _backlog(count, f"run-{seed}"))
+    if resync:  # the same records again: every one is skipped as unchanged
+        _fill(bootstrap, topics.names["bulk"], _backlog(count, f"run2-{seed}"))
     workdir = Path(tempfile.mkdtemp(prefix="bench-streams-"))
     procs = [_worker(bootstrap, topics, app_id, guarantee,
                      workdir / f"w{n}.log") for n in range(processes)]
-    sampler = _profile(procs[0].pid, profile) if profile is not None else None
+    busy = threading.Event()
+    # Sampling slows the worker down: about half of the backlog's time.
+    sampler = (_profile(procs[0].pid, profile, busy, max(1, count // 20_000))
+               if profile is not None else None)
     try:
         total = count * (2 if resync else 1)
-        seconds, done = _measure(bootstrap, app_id, topics.names["bulk"], total, 900,
-                                 lambda: all(p.poll() is None for p in procs))
+        window = _measure(bootstrap, app_id, topics.names["bulk"], total, 900,
+                          lambda: all(p.poll() is None for p in procs),
+                          [p.pid for p in procs], busy.set)
     except BaseException:
         for n in range(processes):
             print((workdir / f"w{n}.log").read_text(errors="replace")[-3000:], file=sys.stderr)
@@ -209,32 +264,39 @@ def run_workers(bootstrap: str, admin: AdminClient, *, count: int, partitions: i
     outputs = _count(bootstrap, topics.names["synced"])
     topics.drop()
     shutil.rmtree(workdir, ignore_errors=True)
-    rate = done / seconds if seconds else 0.0
     name = f"tds worker ×{processes}" + (" (re-sync, all unchanged)" if resync else "")
-    return Result(name, processes, guarantee, done, round(seconds, 2), round(rate),
-                  round(rate / processes), outputs)
+    return _result(name, processes, guarantee, window, outputs)
 
 
-def run_peer(bootstrap: str, admin: AdminClient, *, count: int, partitions: int) -> Result:
+def run_peer(bootstrap: str, admin: AdminClient, *, count: int, partitions: int,
+             seed: str) -> Result:
     """The plain confluent-kafka loop over the same kind of backlog."""
     topics = Topics(admin, partitions, "peer")
-    seed = uuid.uuid4().hex[:6]
-    _fill(bootstrap, topics.names["bulk"], count, run_id=f"run-{seed}", seed=seed)
+    _fill(bootstrap, topics.names["bulk"], _backlog(count, f"run-{seed}"))
     group = f"bench-peer-{topics.tag}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.streams.peer", bootstrap, group, topics.names["bulk"],
          topics.names["synced"], topics.names["ledger"], str(count)],
         cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     try:
-        seconds, done = _measure(bootstrap, group, topics.names["bulk"], count, 900,
-                                 lambda: proc.poll() in (None, 0))
+        window = _measure(bootstrap, group, topics.names["bulk"], count, 900,
+                          lambda: proc.poll() in (None, 0), [proc.pid])
     finally:
         proc.wait(120)
     outputs = _count(bootstrap, topics.names["synced"])
     topics.drop()
-    rate = done / seconds if seconds else 0.0
-    return Result("confluent-kafka loop (peer)", 1, "at_least_once", done, round(seconds, 2),
-                  round(rate), round(rate), outputs)
+    return _result("confluent-kafka loop (peer)", 1, "at_least_once", window, outputs)
+
+
+def _result(name: str, processes: int, guarantee: str, window: Window,
+            outputs: int) -> Result:
+    rate = window.events / window.seconds if window.seconds else 0.0
+    cpu = (round(window.cpu_s / window.events * 1e6, 1)
+           if window.cpu_s is not None and window.events else None)
+    notes = ([f"{name}: only {window.commits} commits in the window, too few to measure "
+              "(use more --events)"] if window.commits < 4 else [])
+    return Result(name, processes, guarantee, window.events, round(window.seconds, 2),
+                  round(rate), round(rate / processes), outputs, cpu, notes)
 
 
 # Frames whose inclusive share says where an event's time goes.
@@ -252,6 +314,7 @@ KEY_FRAMES = {
     "Histogram.observe": "    latency histogram",
     "Engine.step": "consume + everything (self: waiting in poll/consume)",
     "Engine.checkpoint": "checkpoints: flush, changelog, commit",
+    "Outbox.flush": "  waiting for acknowledgements",
     "ChangelogState.flush_to": "  changelog records",
     "Ledger.count": "sync-run ledger counts",
 }
@@ -287,12 +350,18 @@ def render(results: list[Result], meta: dict[str, Any], profile: list[str]) -> s
              f"after {meta['load_after']} · {meta['events']} events per run, "
              f"{meta['partitions']} partitions, in-memory state + changelog", "",
              "| contender | processes | guarantee | events | s | events/s | per process | "
-             "vs peer | outputs |", "|---|---|---|---|---|---|---|---|---|"]
+             "vs peer | CPU µs/event | outputs |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         ratio = f"{r.events_per_s / peer.events_per_s:.2f}" if peer and peer.events_per_s else "-"
         lines.append(f"| {r.name} | {r.processes} | {r.guarantee} | {r.events} | {r.seconds} | "
-                     f"{r.events_per_s} | {r.per_process} | {ratio} | {r.outputs} |")
-    lines += ["", "Goal: ≥ 10,000 events/s per worker process.", ""]
+                     f"{r.events_per_s} | {r.per_process} | {ratio} | "
+                     f"{r.cpu_us_per_event if r.cpu_us_per_event is not None else '-'} | "
+                     f"{r.outputs} |")
+    lines += [f"- {note}" for r in results for note in r.notes]
+    lines += ["", "events and s: from the first commit to the last one before the backlog "
+              "was done (the steady state); CPU: user + system time of the contender's "
+              "processes (librdkafka's threads included) in that window, per event.", "",
+              "Goal: ≥ 10,000 events/s per worker process.", ""]
     if profile:
         lines += ["## Where one worker's time goes (py-spy, a separate run at "
                   f"{meta.get('profiled_run_events_per_s')} events/s)", "", "```",
@@ -302,7 +371,7 @@ def render(results: list[Result], meta: dict[str, Any], profile: list[str]) -> s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.streams", description=__doc__)
-    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--profile", action="store_true", help="py-spy one worker")
     parser.add_argument("--skip", action="append", default=[],
@@ -318,7 +387,8 @@ def main(argv: list[str] | None = None) -> int:
             "load_before": round(os.getloadavg()[0], 2), "events": args.events,
             "partitions": args.partitions}
     results: list[Result] = []
-    kw = {"count": args.events, "partitions": args.partitions}
+    kw: dict[str, Any] = {"count": args.events, "partitions": args.partitions,
+                          "seed": uuid.uuid4().hex[:6]}
     profile_path = Path(tempfile.mkdtemp()) / "worker.pyspy" if args.profile else None
     if "peer" not in args.skip:
         results.append(run_peer(bootstrap, admin, **kw))

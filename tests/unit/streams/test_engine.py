@@ -236,6 +236,41 @@ async def test_checkpoint_flushes_outputs_then_state_then_commits() -> None:
     assert rig.journal == ["flush"]
 
 
+async def test_a_periodic_checkpoint_commits_its_offsets_after_the_next_flush() -> None:
+    rig = Rig()
+    rig.assign(0)
+    rig.consumer.queue = [Message(CONFIG.bulk_topic, 0, 41, raw(
+        "item", item("1"), source="poll.full", kind="snapshot").encode())]
+    await rig.engine.step()
+    rig.journal.clear()
+    rig.engine.checkpoint(final=False)  # the changelog record is not acknowledged yet
+    assert rig.journal == ["flush", f"send {CONFIG.versions_changelog}"]
+    rig.consumer.queue = [Message(CONFIG.bulk_topic, 0, 42, raw(
+        "item", item("2"), source="poll.full", kind="snapshot").encode())]
+    await rig.engine.step()
+    rig.journal.clear()
+    rig.engine.checkpoint(final=False)  # the flush acknowledges it: 42 is committed
+    assert rig.journal == ["flush", f"send {CONFIG.versions_changelog}", "commit"]
+    assert [tp.offset for tp in rig.consumer.commits[-1]] == [42]
+    rig.journal.clear()
+    rig.engine.checkpoint(final=False)  # nothing new: the held 43 goes after the flush
+    assert rig.journal == ["flush", "commit"]
+    assert [tp.offset for tp in rig.consumer.commits[-1]] == [43]
+
+
+async def test_lost_partitions_forget_the_held_offsets() -> None:
+    rig = Rig()
+    rig.assign(0)
+    rig.consumer.queue = [Message(CONFIG.bulk_topic, 0, 7, raw(
+        "item", item("1"), source="poll.full", kind="snapshot").encode())]
+    await rig.engine.step()
+    rig.engine.checkpoint(final=False)
+    rig.engine._on_lost(rig.consumer,  # type: ignore[arg-type]  # a stub consumer
+                        [TopicPartition(CONFIG.bulk_topic, 0)])
+    rig.engine.checkpoint(final=True)
+    assert rig.consumer.commits == []  # the next owner replays from the last commit
+
+
 async def test_state_comes_back_from_the_changelog_and_skips_stale_events() -> None:
     first = Rig()
     first.assign(0)
