@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,8 +36,6 @@ from tds.kafka import MessageLike, consumer_config
 logger = logging.getLogger(__name__)
 
 TP = tuple[str, int]
-
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +50,12 @@ class Claim:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """Messages in log order per partition, and the offset moves they account for."""
+    """Messages in log order per partition, and the offset moves they account for;
+    `prepared` holds what `BatchingConsumer(prepare=...)` made of each message."""
 
     messages: tuple[MessageLike, ...]
     claims: tuple[Claim, ...]
+    prepared: tuple[Any, ...] | None = None
 
 
 class OffsetStore(Protocol):
@@ -63,6 +65,25 @@ class OffsetStore(Protocol):
 
 
 Handler = Callable[[Batch], Awaitable[None]]
+Prepare = Callable[[Sequence[MessageLike]], Sequence[Any]]
+Fetched = tuple[int, list[Any], Sequence[Any] | None]
+
+
+# A thread that holds the GIL keeps the event loop from reading PostgreSQL's replies for
+# up to the switch interval (5 ms by default) each time; a batch makes dozens of round
+# trips, so while CPU work runs in a thread the loop asks for the GIL back sooner.
+_SWITCH_INTERVAL_S = 0.0005
+
+
+@contextmanager
+def responsive_loop() -> Iterator[None]:
+    """Shorten the interpreter's thread switch interval for the duration (restored)."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, _SWITCH_INTERVAL_S))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
 
 
 def _position(message: MessageLike) -> tuple[str, int, int]:
@@ -89,6 +110,7 @@ class BatchingConsumer:
         backoff_s: tuple[float, float] = (0.1, 10.0),
         config: Mapping[str, Any] | None = None,
         consumer_factory: Callable[[dict[str, Any]], Consumer] = Consumer,
+        prepare: Prepare | None = None,
     ) -> None:
         self.group = group
         self._topics = list(topics)
@@ -101,6 +123,7 @@ class BatchingConsumer:
         self._backoff_s = backoff_s
         self._config = consumer_config(bootstrap, group, **dict(config or {}))
         self._factory = consumer_factory
+        self._prepare = prepare
         self._consumer: Consumer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._positions: dict[TP, int | None] = {}
@@ -152,25 +175,49 @@ class BatchingConsumer:
                 delay = min(delay * 2, self._backoff_s[1])
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until `stop` is set, then leave the group cleanly."""
+        """Consume until `stop` is set, then leave the group cleanly.
+
+        With `prepare`, the next batch is fetched and prepared (in a thread) while the
+        handler writes the current one, so CPU work on the next batch overlaps the
+        store's work on this one. Only positions decide what a batch claims, and they
+        move only after the handler returns; a batch read ahead of a failed one is
+        dropped and its partitions are sought back, so nothing is skipped.
+        """
         self._loop = asyncio.get_running_loop()
         consumer = self._factory(self._config)
         self._consumer = consumer
         consumer.subscribe(self._topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
                            on_lost=self._on_revoke)
+        try:
+            with responsive_loop() if self._prepare is not None else nullcontext():
+                await self._loop_batches(consumer, stop)
+        finally:
+            await asyncio.to_thread(consumer.close)
+            self._consumer = None
+
+    async def _loop_batches(self, consumer: Consumer, stop: asyncio.Event) -> None:
+        """Fetch, handle and advance until `stop` (see `run`)."""
         delay = self._backoff_s[0]
+        ahead: asyncio.Task[Fetched] | None = None
         try:
             while not stop.is_set():
-                asked = self._fetch_size
-                messages = await asyncio.to_thread(consumer.consume, asked, self._max_wait_s)
+                if ahead is not None:
+                    asked, messages, prepared = await ahead
+                    ahead = None
+                else:
+                    asked, messages, prepared = await self._fetch(consumer)
                 self._resize(asked, len(messages))
-                batch = self._batch(messages)
+                batch = self._batch(messages, prepared)
                 if batch is None:
                     continue
+                if self._prepare is not None:
+                    ahead = asyncio.create_task(self._fetch(consumer))
                 try:
                     await self._handler(batch)
                 except Fenced as exc:
                     logger.warning("%s", exc)
+                    await self._drop(ahead)
+                    ahead = None
                     # Nothing of the batch committed: its partitions that were not fenced
                     # are read again too (else the next batch would claim past them).
                     self._rewind(batch)
@@ -181,6 +228,8 @@ class BatchingConsumer:
                         raise
                     logger.warning("group %s: batch failed (%s); reading it again in %.1fs",
                                    self.group, exc, delay)
+                    await self._drop(ahead)
+                    ahead = None
                     self._rewind(batch)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self._backoff_s[1])
@@ -188,8 +237,30 @@ class BatchingConsumer:
                 delay = self._backoff_s[0]
                 self._advance(batch)
         finally:
-            await asyncio.to_thread(consumer.close)
-            self._consumer = None
+            if ahead is not None:  # the client must not be closed under a running consume
+                await asyncio.gather(ahead, return_exceptions=True)
+
+    async def _fetch(self, consumer: Consumer) -> Fetched:
+        asked = self._fetch_size
+        messages = await asyncio.to_thread(consumer.consume, asked, self._max_wait_s)
+        prepared = None
+        if self._prepare is not None and messages:
+            prepared = await asyncio.to_thread(self._prepare, messages)
+        return asked, messages, prepared
+
+    async def _drop(self, ahead: asyncio.Task[Fetched] | None) -> None:
+        """Discard a batch read ahead: seek its partitions back to its first messages."""
+        if ahead is None:
+            return
+        _, messages, _ = await ahead
+        firsts: dict[TP, int] = {}
+        for message in messages:
+            if message.error() is None:
+                topic, partition, offset = _position(message)
+                firsts[(topic, partition)] = min(firsts.get((topic, partition), offset), offset)
+        for (topic, partition), offset in firsts.items():
+            if (topic, partition) in self._positions:
+                self._seek(topic, partition, offset)
 
     def _resize(self, asked: int, got: int) -> None:
         """Double the next fetch after a full one (more is waiting), halve it after one
@@ -199,11 +270,13 @@ class BatchingConsumer:
         elif got * 2 < asked:
             self._fetch_size = max(asked // 2, self._batch_size)
 
-    def _batch(self, messages: list[Any]) -> Batch | None:
+    def _batch(self, messages: list[Any], prepared: Sequence[Any] | None = None
+               ) -> Batch | None:
         kept: list[MessageLike] = []
+        kept_prepared: list[Any] = []
         first: dict[TP, int] = {}
         last: dict[TP, int] = {}
-        for message in messages:
+        for index, message in enumerate(messages):
             error = message.error()
             if error is not None:
                 if error.fatal():
@@ -220,11 +293,14 @@ class BatchingConsumer:
             first.setdefault(tp, offset)
             last[tp] = offset
             kept.append(message)
+            if prepared is not None:
+                kept_prepared.append(prepared[index])
         if not kept:
             return None
         claims = tuple(Claim(t, p, self._positions[(t, p)], end + 1)
                        for (t, p), end in sorted(last.items()))
-        return Batch(messages=tuple(kept), claims=claims)
+        return Batch(messages=tuple(kept), claims=claims,
+                     prepared=None if prepared is None else tuple(kept_prepared))
 
     def _advance(self, batch: Batch) -> None:
         assert self._consumer is not None

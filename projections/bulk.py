@@ -13,13 +13,17 @@ one binary COPY per table, with no staging, conflict checks or audit.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 
+from projections.catalog import BY_NAME
 from projections.errors import RebuildError, UnknownEntityError
 from projections.model import ReadModel
 from projections.projector import decode_entity
@@ -35,6 +39,9 @@ logger = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 Key = tuple[str, str]  # org id, entity id
+Located = tuple[int, int, bytes]  # partition, offset, value
+WORKERS = min(os.cpu_count() or 1, 4)
+JOB_SIZE = 2000  # winners per worker call: small enough to spread, big enough to amortise
 
 
 class Logged(Protocol):
@@ -137,6 +144,19 @@ class Collapser:
         self._decoded[where] = event
         return event
 
+    def jobs_of(self, model: ReadModel, size: int) -> list[Job]:
+        """`model`'s winners as chunks of raw values for `rows_of` in another process:
+        each entry lists a record's candidates newest first (only a selective model has
+        more than one: the first it accepts wins)."""
+        entries: list[list[Located]] = [
+            [(c.partition, c.offset, c.value)] for c in self._best[model.name].values()]
+        for candidates in self._all[model.name].values():
+            ranked = sorted(enumerate(candidates), key=lambda ic: (ic[1].version, -ic[0]),
+                            reverse=True)
+            entries.append([(c.partition, c.offset, c.value) for _, c in ranked])
+        return [Job(model.name, self.topic, entries[i:i + size])
+                for i in range(0, len(entries), size)]
+
     def winners_of(self, model: ReadModel) -> list[Positioned]:
         """The decoded winning event of each record of `model`."""
         out = [Positioned(self._event(c), self.topic, c.partition, c.offset)
@@ -163,26 +183,94 @@ class Collapser:
         self._decoded.clear()
 
 
-async def copy_winners(conn: asyncpg.Connection, model: ReadModel,
-                       winners: Sequence[Positioned], names: Mapping[str, str]) -> int:
-    """COPY one model's winners into its (empty) tables named through `names`."""
-    upserts = [p.event for p in winners if p.event.op != "delete"]
-    deletes = [p.event for p in winners if p.event.op == "delete"]
-    if upserts:
-        await conn.copy_records_to_table(
-            names[model.table], records=[model.row(e) for e in upserts],
-            columns=list(model.column_names))
-        for child in model.children:
-            rows = [r for e in upserts for r in model.child_rows(child, e)]
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """One model's rows ready to COPY: main rows, each child table's rows, tombstones."""
+
+    main: list[tuple[Any, ...]]
+    children: tuple[list[tuple[Any, ...]], ...]
+    tombstones: list[tuple[Any, ...]]
+
+    @classmethod
+    def of(cls, model: ReadModel, events: Iterable[EntitySynced]) -> Rows:
+        """The rows `events` (one per record) leave in empty tables."""
+        main: list[tuple[Any, ...]] = []
+        tombstones: list[tuple[Any, ...]] = []
+        upserts = []
+        for e in events:
+            if e.op == "delete":
+                tombstones.append((e.org_id, e.entity_id, e.version_modified_at,
+                                   e.version_offset, e.event_id, e.synced_at))
+            else:
+                upserts.append(e)
+                main.append(model.row(e))
+        children = tuple([r for e in upserts for r in model.child_rows(child, e)]
+                         for child in model.children)
+        return cls(main, children, tombstones)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """Winners of one model to decode elsewhere (see `Collapser.jobs_of`)."""
+
+    model: str
+    topic: str
+    entries: list[list[Located]]
+
+
+def decoders() -> ProcessPoolExecutor | None:
+    """Processes for the winners' decode (None on a one-core machine: no gain)."""
+    if WORKERS < 2:
+        return None
+    # spawn, not fork: the parent runs threads (Kafka client, executors).
+    return ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn"))
+
+
+def warm() -> None:
+    """Load the codec in a worker before the first job needs it."""
+    default_codec()
+
+
+def rows_of(job: Job) -> Rows | str:
+    """Decode a job's winners and build their rows (runs in a worker process: the
+    catalogue's model of that name); a message instead when a winner does not decode."""
+    model = BY_NAME[job.model]
+    codec = default_codec()
+    events = []
+    for entry in job.entries:
+        for partition, offset, value in entry:
+            try:
+                event = decode_entity(value, codec, topic=job.topic, partition=partition,
+                                      offset=offset)
+            except (CodecError, UnknownEntityError) as exc:
+                return f"the newest event of a record does not decode ({exc})"
+            if model.accepts(event):
+                events.append(event)
+                break
+    return Rows.of(model, events)
+
+
+async def copy_rows(conn: asyncpg.Connection, model: ReadModel, parts: Sequence[Rows],
+                    names: Mapping[str, str]) -> None:
+    """COPY one model's rows into its (empty) tables named through `names`."""
+    for part in parts:
+        if part.main:
+            await conn.copy_records_to_table(names[model.table], records=part.main,
+                                             columns=list(model.column_names))
+        for child, rows in zip(model.children, part.children, strict=True):
             if rows:
                 await conn.copy_records_to_table(
                     names[child.table], records=rows,
                     columns=[c for c, _ in child_columns(model, child)])
-    if deletes:
-        await conn.copy_records_to_table(
-            names[model.tombstones],
-            records=[(e.org_id, e.entity_id, e.version_modified_at, e.version_offset,
-                      e.event_id, e.synced_at) for e in deletes],
-            columns=["org_id", model.id_column, "version_modified_at", "version_offset",
-                     "event_id", "deleted_at"])
+        if part.tombstones:
+            await conn.copy_records_to_table(
+                names[model.tombstones], records=part.tombstones,
+                columns=["org_id", model.id_column, "version_modified_at", "version_offset",
+                         "event_id", "deleted_at"])
+
+
+async def copy_winners(conn: asyncpg.Connection, model: ReadModel,
+                       winners: Sequence[Positioned], names: Mapping[str, str]) -> int:
+    """COPY one model's winners into its (empty) tables named through `names`."""
+    await copy_rows(conn, model, [Rows.of(model, (p.event for p in winners))], names)
     return len(winners)

@@ -59,6 +59,11 @@ class ProjectorTopics:
         return [t for t in (self.entity, self.sync_runs, self.deadletter) if t]
 
 
+# What `Projector.prepare` made of one message: ("entity" | "run" | "dead" | "failed" |
+# "none", the decoded value, dead-letter row or error).
+Prepared = tuple[str, Any]
+
+
 @dataclass(slots=True)
 class Decoded:
     """A batch sorted by what it feeds, with the messages that failed to decode."""
@@ -113,42 +118,60 @@ class Projector:
         self.writer = EntityWriter(models, audit_group=group)
         self.totals = Outcome()
 
-    def decode(self, messages: Sequence[MessageLike]) -> Decoded:
+    def decode(self, messages: Sequence[MessageLike],
+               prepared: Sequence[Prepared] | None = None) -> Decoded:
         """Sort a batch by destination; undecodable messages are collected, not raised."""
         out = Decoded()
-        entity, runs, dlq = self.topics.entity, self.topics.sync_runs, self.topics.deadletter
-        for message in messages:
-            topic, partition, offset = message.topic() or "", message.partition() or 0, \
-                message.offset() or 0
-            out.counts[topic] += 1
-            value = message.value()
-            try:
-                if topic == dlq:
-                    out.dead.append((message, dead_letters.row(
-                        topic=topic, partition=partition, offset=offset,
-                        timestamp_ms=message.timestamp()[1], key=message.key(), value=value,
-                        headers=message.headers())))
-                elif value is None:
-                    continue  # a compaction tombstone: nothing to project
-                elif topic == entity:
-                    event = decode_entity(value, self._codec, topic=topic,
-                                          partition=partition, offset=offset)
-                    out.entities.append((message, Positioned(event, topic, partition, offset)))
-                elif topic == runs:
-                    run = decode_event(value, codec=self._codec, topic=topic,
-                                       partition=partition, offset=offset)
-                    if not isinstance(run, SyncRunEvent):
-                        raise CodecError(f"expected a sync_run value, got {type(run).__name__}",
-                                         topic=topic, partition=partition, offset=offset)
-                    out.runs.append((message, run))
-            except (CodecError, UnknownEntityError, ValueError, TypeError) as exc:
-                out.failed.append((message, exc))
+        if prepared is None:
+            prepared = self.prepare(messages)
+        for message, (kind, item) in zip(messages, prepared, strict=True):
+            out.counts[message.topic() or ""] += 1
+            if kind == "entity":
+                out.entities.append((message, item))
+            elif kind == "run":
+                out.runs.append((message, item))
+            elif kind == "dead":
+                out.dead.append((message, item))
+            elif kind == "failed":
+                out.failed.append((message, item))
         return out
+
+    def prepare(self, messages: Sequence[MessageLike]) -> list[Prepared]:
+        """Decode each message (no I/O: the consumer runs this for the next batch while
+        the current one is written)."""
+        return [self._decode_one(m) for m in messages]
+
+    def _decode_one(self, message: MessageLike) -> Prepared:
+        topic, partition, offset = message.topic() or "", message.partition() or 0, \
+            message.offset() or 0
+        value = message.value()
+        try:
+            if topic == self.topics.deadletter:
+                return "dead", dead_letters.row(
+                    topic=topic, partition=partition, offset=offset,
+                    timestamp_ms=message.timestamp()[1], key=message.key(), value=value,
+                    headers=message.headers())
+            if value is None:
+                return "none", None  # a compaction tombstone: nothing to project
+            if topic == self.topics.entity:
+                event = decode_entity(value, self._codec, topic=topic,
+                                      partition=partition, offset=offset)
+                return "entity", Positioned(event, topic, partition, offset)
+            if topic == self.topics.sync_runs:
+                run = decode_event(value, codec=self._codec, topic=topic,
+                                   partition=partition, offset=offset)
+                if not isinstance(run, SyncRunEvent):
+                    raise CodecError(f"expected a sync_run value, got {type(run).__name__}",
+                                     topic=topic, partition=partition, offset=offset)
+                return "run", run
+        except (CodecError, UnknownEntityError, ValueError, TypeError) as exc:
+            return "failed", exc
+        return "none", None
 
     async def handle(self, batch: Batch) -> None:
         """Project one batch; raises Fenced / StoreUnavailable for the loop to handle."""
         started = time.perf_counter()
-        decoded = self.decode(batch.messages)
+        decoded = self.decode(batch.messages, batch.prepared)
         try:
             outcome = await self._transaction(batch, decoded, careful=False)
         except RowRejected as exc:
@@ -251,7 +274,8 @@ async def run(
     consumer = BatchingConsumer(
         bootstrap=bootstrap, group=group, topics=topics.names(),
         store=PgOffsetStore(pool, group), handler=projector.handle, batch_size=batch_size,
-        max_batch_size=max_batch_size, max_wait_s=max_wait_s, config=consumer_config)
+        max_batch_size=max_batch_size, max_wait_s=max_wait_s, config=consumer_config,
+        prepare=projector.prepare)
     try:
         await consumer.run(stop)
     finally:

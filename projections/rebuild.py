@@ -24,10 +24,23 @@ from typing import TextIO
 
 import asyncpg
 
+from consumers.batching import responsive_loop
 from consumers.errors import RowRejected
 from consumers.postgres import is_driver_error, translate
 from consumers.replay import LogReader, Progress
-from projections.bulk import Collapser, Unresolvable, copy_winners
+from projections.bulk import (
+    JOB_SIZE,
+    WORKERS,
+    Collapser,
+    Rows,
+    Unresolvable,
+    copy_rows,
+    copy_winners,
+    decoders,
+    rows_of,
+    warm,
+)
+from projections.catalog import BY_NAME
 from projections.checksum import TableCheck, compare
 from projections.errors import RebuildError, UnknownEntityError
 from projections.model import ReadModel
@@ -102,7 +115,8 @@ class Rebuild:
         started = time.monotonic()
         try:
             await self._create_shadows()
-            await self._load(since)
+            with responsive_loop():  # worker results are unpickled on a thread
+                await self._load(since)
             await self._finish(swap=swap, check=check and since is None)
         finally:
             self._reader.close()
@@ -208,49 +222,64 @@ class Rebuild:
         if not ahead:
             return
         collapser = Collapser(self.models, topic=self._topic, codec=self._codec)
-        events = 0
-        async for messages in self._reader.read(self._position, ahead):
-            collapser.add(messages)
-            events += len(messages)
-            progress.add(len(messages))
-        # Decode the next model's winners in a thread while PostgreSQL takes the COPY of
-        # the previous one: the GIL is free while the loop waits on the socket.
-        copying: asyncio.Task[None] | None = None
+        loop = asyncio.get_running_loop()
+        # Winners are decoded and turned into rows in worker processes (the decode is most
+        # of a replay's Python time and one process has one GIL), started now so they are
+        # up by the time the log is read; PostgreSQL COPYs each model as its rows come in.
+        workers = decoders()
         try:
+            warming = [loop.run_in_executor(workers, warm) for _ in range(WORKERS)] \
+                if workers else []
+            events = 0
+            async for messages in self._reader.read(self._position, ahead):
+                collapser.add(messages)
+                events += len(messages)
+                progress.add(len(messages))
+            await asyncio.gather(*warming)
+            rows: dict[str, list[asyncio.Future[Rows | str]]] = {}
             for model in self.models:
-                winners = await asyncio.to_thread(collapser.winners_of, model)
-                if copying is not None:
-                    await copying
-                copying = asyncio.create_task(self._copy(model, winners))
-            if copying is not None:
-                await copying
-        except BaseException:
-            if copying is not None and not copying.done():
-                copying.cancel()
-                await asyncio.gather(copying, return_exceptions=True)
-            raise
+                jobs = collapser.jobs_of(model, JOB_SIZE) if workers else []
+                rows[model.name] = [loop.run_in_executor(workers, rows_of, j) for j in jobs]
+            for model in self.models:
+                if workers and BY_NAME.get(model.name) is model:
+                    parts = [await f for f in rows[model.name]]
+                    failed = [p for p in parts if isinstance(p, str)]
+                    if failed:
+                        raise Unresolvable(f"{failed[0]}; replaying event by event")
+                    await self._copy(model, collapser,
+                                     [p for p in parts if not isinstance(p, str)])
+                else:
+                    await self._copy(model, collapser, None)
+        finally:
+            if workers is not None:
+                workers.shutdown(wait=False, cancel_futures=True)
         collapser.forget()
         self.report.events += events
         self.report.rejected += collapser.rejected
         for partition, offset in ahead.items():
             self._position[partition] = max(self._position.get(partition, 0), offset)
 
-    async def _copy(self, model: ReadModel, winners: list[Positioned]) -> None:
-        if not winners:
-            return
+    async def _copy(self, model: ReadModel, collapser: Collapser,
+                    parts: list[Rows] | None) -> None:
+        """COPY one model's winners (as `parts` built elsewhere, or decoded here)."""
         async with self._pool.acquire() as conn:
             try:
                 async with conn.transaction():
-                    await copy_winners(conn, model, winners, self._shadow)
+                    if parts is None:
+                        winners = await asyncio.to_thread(collapser.winners_of, model)
+                        await copy_winners(conn, model, winners, self._shadow)
+                    else:
+                        await copy_rows(conn, model, parts, self._shadow)
                 return
             except Exception as exc:
                 error = translate(exc) if is_driver_error(exc) else exc
                 if not isinstance(error, RowRejected):
                     raise error from exc
-                logger.warning("replay: COPY into %s refused (%s); writing its %d records "
-                               "one by one", model.table, error, len(winners))
+                logger.warning("replay: COPY into %s refused (%s); writing its records "
+                               "one by one", model.table, error)
             # The COPY rolled back: the same winners through the staging path, which
             # skips only the rows PostgreSQL refuses (and needs the keys for ON CONFLICT).
+            winners = await asyncio.to_thread(collapser.winners_of, model)
             await self._primary_keys(conn, model.tables)
             writer = EntityWriter([model], names=self._shadow, audit_group=None)
             await writer.prepare(conn)

@@ -40,6 +40,28 @@ class Positioned:
     offset: int
 
 
+@dataclass(frozen=True, slots=True)
+class ModelPlan:
+    """One model's share of a batch: its records' newest events as staged rows, the
+    advisory locks to take first, and each child table's rows by record key."""
+
+    model: ReadModel
+    locks: list[int]
+    rows: list[tuple[Any, ...]]
+    upserts: list[Positioned]
+    deletes: list[Positioned]
+    children: tuple[dict[tuple[str, str], list[tuple[Any, ...]]], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What `EntityWriter.execute` writes for a batch; `fed` are the events some model
+    takes (those not applied count as skipped)."""
+
+    models: tuple[ModelPlan, ...]
+    fed: tuple[Positioned, ...]
+
+
 @dataclass(slots=True)
 class Outcome:
     """What a batch did: changes per table and skipped events per entity type."""
@@ -82,32 +104,72 @@ class EntityWriter:
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[Positioned]) -> Outcome:
         """Write `events` (any order, duplicates allowed) through `conn`."""
-        outcome = Outcome()
+        return await self.execute(conn, self.plan(events))
+
+    def plan(self, events: Sequence[Positioned]) -> Plan:
+        """Pick each record's newest event per model and build its rows (no I/O, so a
+        caller may build the next batch's plan while PostgreSQL writes this one)."""
         per_model: dict[str, dict[tuple[str, str], Positioned]] = {}
-        seen: dict[str, int] = {}
+        fed: list[Positioned] = []
         for item in events:
             event = item.event
+            feeds = False
             for model in self._by_type.get(event.entity_type, ()):
                 if not model.accepts(event):
                     continue
-                seen[model.name] = seen.get(model.name, 0) + 1
+                feeds = True
                 winners = per_model.setdefault(model.name, {})
                 key = (event.org_id, event.entity_id)
                 current = winners.get(key)
                 if current is None or version(event) > version(current.event):
                     winners[key] = item
-        applied: set[int] = set()
-        if per_model:
-            await self._stage(conn)
+            if feeds:
+                fed.append(item)
+        models = []
         for model in self.models:
             found = per_model.get(model.name)
-            if not found:
-                continue
-            done = await self._write(conn, model, list(found.values()))
-            outcome.changed[model.table] += len(done)
+            if found:
+                models.append(self._model_plan(model, list(found.values())))
+        return Plan(tuple(models), tuple(fed))
+
+    def _model_plan(self, model: ReadModel, winners: list[Positioned]) -> ModelPlan:
+        locks: list[int] = []
+        if len(model.entity_types) > 1:
+            # One record arrives under several Kafka keys (an item's `item` and `stock`
+            # events), so two projector processes may hold it at once: lock the batch's
+            # records in a fixed order first, so they queue instead of deadlocking, and the
+            # statements see the other's committed rows.
+            table = self._names.get(model.table, model.table)
+            locks = sorted({lock_key(table, p.event.org_id, p.event.entity_id)
+                            for p in winners})
+        rows = []
+        upserts, deletes = [], []
+        for p in winners:
+            event = p.event
+            if event.op == "delete":
+                deletes.append(p)
+                op = "delete"
+            else:
+                upserts.append(p)
+                op = "upsert"
+            rows.append((*model.row(event), event.entity_type, p.topic, p.partition, p.offset,
+                         op))
+        children = tuple({(p.event.org_id, p.event.entity_id): model.child_rows(child, p.event)
+                          for p in upserts} for child in model.children)
+        return ModelPlan(model, locks, rows, upserts, deletes, children)
+
+    async def execute(self, conn: asyncpg.Connection, plan: Plan) -> Outcome:
+        """Write a plan through `conn` (in the caller's transaction)."""
+        outcome = Outcome()
+        applied: set[int] = set()
+        if plan.models:
+            await self._stage(conn)
+        for part in plan.models:
+            done = await self._write(conn, part)
+            outcome.changed[part.model.table] += len(done)
             applied.update(id(p) for p in done)
-        for item in events:
-            if id(item) not in applied and self.feeds(item.event):
+        for item in plan.fed:
+            if id(item) not in applied:
                 outcome.skipped[item.event.entity_type] += 1
         return outcome
 
@@ -134,38 +196,27 @@ class EntityWriter:
         if session in self._staged:
             self._staged[session] = uses + 1
 
-    async def _write(
-        self, conn: asyncpg.Connection, model: ReadModel, winners: list[Positioned]
-    ) -> list[Positioned]:
+    async def _write(self, conn: asyncpg.Connection, part: ModelPlan) -> list[Positioned]:
+        model = part.model
         sql = self._sql[model.name]
-        if len(model.entity_types) > 1:
-            # One record arrives under several Kafka keys (an item's `item` and `stock`
-            # events), so two projector processes may hold it at once: lock the batch's
-            # records in a fixed order first, so they queue instead of deadlocking, and the
-            # statements below see the other's committed rows.
-            table = self._names.get(model.table, model.table)
-            locks = sorted({lock_key(table, p.event.org_id, p.event.entity_id)
-                            for p in winners})
-            await conn.execute(_LOCK, locks)
-        rows = [(*model.row(p.event), p.event.entity_type, p.topic, p.partition, p.offset,
-                 "delete" if p.event.op == "delete" else "upsert") for p in winners]
-        await conn.copy_records_to_table(sql.stage_table, records=rows,
+        if part.locks:
+            await conn.execute(_LOCK, part.locks)
+        await conn.copy_records_to_table(sql.stage_table, records=part.rows,
                                          columns=sql.stage_columns)
         audit: tuple[Any, ...] = () if self._audit_group is None else (self._audit_group,)
         done: list[Positioned] = []
-        upserts = [p for p in winners if p.event.op != "delete"]
-        deletes = [p for p in winners if p.event.op == "delete"]
-        if upserts:
+        if part.upserts:
             keys = {(r[0], r[1]) for r in await conn.fetch(sql.upsert, *audit)}
-            won = [p for p in upserts if (p.event.org_id, p.event.entity_id) in keys]
+            won = [p for p in part.upserts if (p.event.org_id, p.event.entity_id) in keys]
             done += won
-            for child, stage, insert in zip(model.children, sql.child_stages, sql.children,
-                                            strict=True):
-                child_rows = [r for p in won for r in model.child_rows(child, p.event)]
+            for by_key, stage, insert in zip(part.children, sql.child_stages, sql.children,
+                                             strict=True):
+                child_rows = [r for p in won
+                              for r in by_key[(p.event.org_id, p.event.entity_id)]]
                 if child_rows:
                     await conn.copy_records_to_table(stage, records=child_rows)
                     await conn.execute(insert)
-        if deletes:
+        if part.deletes:
             keys = {(r[0], r[1]) for r in await conn.fetch(sql.delete, *audit)}
-            done += [p for p in deletes if (p.event.org_id, p.event.entity_id) in keys]
+            done += [p for p in part.deletes if (p.event.org_id, p.event.entity_id) in keys]
         return done

@@ -5,9 +5,11 @@
 - a per-row consumer: one `INSERT … ON CONFLICT DO UPDATE … WHERE newer` per event (and
   its child rows), autocommit, Kafka offsets committed every 1,000 events;
 - dlt loading the same records (merge on the key, dlt's own child tables);
-- replay: `tds replay` of every model from the same topic.
+- replay: `tds replay` of every model from the same topic;
+- floors (`bench.projector.floors`): Kafka consume alone, decode alone, and PostgreSQL
+  alone (the projector's transactions, and a bare COPY) on the same events.
 
-    python -m bench.projector [--events 100000] [--batch-size 2000] [--skip-dlt]
+    python -m bench.projector [--events 100000] [--batch-size 2000] [--skip-dlt] [--skip-peers]
 
 Writes bench/out/projector-<time>.json and .md. Uses the Kafka and PostgreSQL of
 .tds/services.env (or the environment); everything it creates is deleted afterwards.
@@ -34,6 +36,7 @@ import asyncpg
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from bench.projector import floors
 from bench.projector.events import Workload
 from projections.catalog import MODELS
 from projections.database import open_pool
@@ -128,11 +131,11 @@ class Bench:
         started = time.perf_counter()
         if members == 1:
             pool = await open_pool(self.dsn, schema=schema, synchronous_commit=False)
-            stop = asyncio.Event()
+            stop, metrics = asyncio.Event(), Metrics.create()
             task = asyncio.create_task(run(
                 pool=pool, bootstrap=self.bootstrap, group=group,
                 topics=ProjectorTopics(self.topic, "", ""), policy=RetryPolicy((60.0,)),
-                metrics=Metrics.create(), stop=stop, batch_size=self.batch_size,
+                metrics=metrics, stop=stop, batch_size=self.batch_size,
                 max_batch_size=max(self.batch_size, 5000), max_wait_s=0.05))
             try:
                 first = await _caught_up(self.dsn, schema, group, self.topic, ends, 600)
@@ -166,7 +169,24 @@ class Bench:
             "note": ("process start, " if members > 1 else "") + "group join included; "
             f"after the first batch: {steady:,.0f} ev/s"}
         if members == 1:
+            sample = metrics.registry.get_sample_value
+            mean = ((sample("tds_projector_batch_messages_sum") or 0)
+                    / (sample("tds_projector_batch_messages_count") or 1))
+            self.results[name]["note"] += f"; mean batch {mean:,.0f}"
+        if members == 1:
             self.results["_projector_schema"] = (schema, group)
+
+    async def floors(self) -> None:
+        total = sum(_ends(self.bootstrap, self.topic).values())
+        kafka, logged = await asyncio.to_thread(
+            floors.kafka, self.bootstrap, self.topic, f"bench-floor-{self.tag}", total)
+        self.results["floor: Kafka consume"] = kafka
+        self.results.update(floors.decode(self.topic, logged))
+        size = max(self.batch_size, 5000)  # the projector's batches while it lags
+        self.results["floor: PostgreSQL, projector's writes"] = await floors.postgres(
+            self.dsn, await self.schema("floorpg"), self.topic, logged, size)
+        self.results["floor: PostgreSQL, bare COPY"] = await floors.bare_copy(
+            self.dsn, await self.schema("floorcopy"), self.topic, logged, size)
 
     async def per_row(self) -> None:
         schema = await self.schema("perrow")
@@ -352,10 +372,14 @@ async def _main(args: argparse.Namespace) -> int:
         print("replay ...", file=sys.stderr)
         await bench.replay()
         _stamp_load(bench.results)
-        print("per-row consumer ...", file=sys.stderr)
-        await bench.per_row()
+        print("floors ...", file=sys.stderr)
+        await bench.floors()
         _stamp_load(bench.results)
-        if not args.skip_dlt:
+        if not args.skip_peers:
+            print("per-row consumer ...", file=sys.stderr)
+            await bench.per_row()
+            _stamp_load(bench.results)
+        if not args.skip_dlt and not args.skip_peers:
             print("dlt ...", file=sys.stderr)
             await asyncio.to_thread(bench.dlt)
             _stamp_load(bench.results)
@@ -375,6 +399,8 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=2,
                         help="also run this many projector processes in one group (1: skip)")
     parser.add_argument("--skip-dlt", action="store_true", help="leave out the dlt peer")
+    parser.add_argument("--skip-peers", action="store_true",
+                        help="leave out the per-row and dlt peers (the slow part)")
     return asyncio.run(_main(parser.parse_args()))
 
 

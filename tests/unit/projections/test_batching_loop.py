@@ -5,9 +5,10 @@ Kafka client)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import pytest
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
 from consumers.batching import Batch, BatchingConsumer, Claim
@@ -70,7 +71,9 @@ class Recorder:
         self.claims: list[Claim] = []
 
     async def __call__(self, batch: Batch) -> None:
-        await asyncio.sleep(0)
+        await asyncio.sleep(0.01)  # long enough for a read-ahead to fetch the next batch
+        if batch.prepared is not None:
+            assert list(batch.prepared) == _offsets(batch.messages)
         if self.failures:
             raise self.failures.pop(0)
         self.handled += [(m.partition() or 0, m.offset() or 0) for m in batch.messages]
@@ -79,7 +82,8 @@ class Recorder:
             self.stop.set()
 
 
-async def _run(failures: list[BaseException], batch_size: int) -> tuple[Recorder, FakeConsumer]:
+async def _run(failures: list[BaseException], batch_size: int, *,
+               prepare: bool = False) -> tuple[Recorder, FakeConsumer]:
     stop = asyncio.Event()
     recorder = Recorder(stop, failures)
     made: list[FakeConsumer] = []
@@ -90,9 +94,14 @@ async def _run(failures: list[BaseException], batch_size: int) -> tuple[Recorder
 
     loop = BatchingConsumer(bootstrap="127.0.0.1:1", group="g", topics=[TOPIC],
                             store=NoStore(), handler=recorder, batch_size=batch_size,
-                            backoff_s=(0.01, 0.01), consumer_factory=factory)
+                            backoff_s=(0.01, 0.01), consumer_factory=factory,
+                            prepare=_offsets if prepare else None)
     await asyncio.wait_for(loop.run(stop), 10)
     return recorder, made[0]
+
+
+def _offsets(messages: Sequence[Any]) -> list[tuple[int, int]]:
+    return [(m.partition() or 0, m.offset() or 0) for m in messages]
 
 
 def _contiguous(claims: list[Claim]) -> bool:
@@ -116,6 +125,16 @@ async def test_a_fenced_batch_rereads_the_partitions_that_were_not_fenced() -> N
     # One batch holds both partitions; only partition 0 is fenced.
     recorder, _ = await _run([Fenced("g", [(TOPIC, 0)])], batch_size=2 * PER_PARTITION)
     assert sorted(recorder.handled) == [(p, o) for p in (0, 1) for o in range(PER_PARTITION)]
+    assert _contiguous(recorder.claims)
+
+
+@pytest.mark.parametrize("failure", [StoreUnavailable("down"), Fenced("g", [(TOPIC, 0)])])
+async def test_a_batch_read_ahead_of_a_failed_one_is_read_again(failure: Exception) -> None:
+    # Batch one is partition 0; partition 1 is read ahead (and prepared) while batch one
+    # is handled, then dropped when it fails: it must be read again, not skipped.
+    recorder, _ = await _run([failure], batch_size=PER_PARTITION, prepare=True)
+    assert sorted(recorder.handled) == [(p, o) for p in (0, 1) for o in range(PER_PARTITION)]
+    assert len(set(recorder.handled)) == len(recorder.handled)
     assert _contiguous(recorder.claims)
 
 
