@@ -233,6 +233,17 @@ def peers(out: dict[str, dict[str, Any] | None]) -> list[str]:
         if two and theirs:
             lines.append(f"| projector | projector ×2 | {two:,.0f} ev/s | dlt merge | "
                          f"{theirs:,.0f} ev/s | {two / theirs:.2f} |")
+        # The floors: what this machine does with no Kafka and no decode at all, so the
+        # ratio says how much of the ceiling the whole process reaches.
+        for stage, name, floor, label in (
+                ("projector", "projector", "floor: PostgreSQL, projector's writes",
+                 "PostgreSQL alone, the projector's writes (rows built before)"),
+                ("replay", "replay (all models, swap)", "floor: PostgreSQL, bare COPY",
+                 "PostgreSQL alone, bare COPY into unkeyed tables")):
+            ours, theirs = _projector(projector, name), _projector(projector, floor)
+            if ours and theirs:
+                lines.append(f"| {stage} | {name} | {ours:,.0f} ev/s | {label} | "
+                             f"{theirs:,.0f} ev/s | {ours / theirs:.2f} |")
     pull = out["zoho_pull"]
     if pull and isinstance(pull.get("dlt"), dict):
         for key, label in (("tds", "TDS client (paced)"), ("tds_burst", "TDS client (burst)")):
