@@ -66,6 +66,7 @@ from tests.support.pipeline import (
     clean,
     differences,
     http,
+    is_stale,
     running_system,
     zoho_time,
 )
@@ -217,14 +218,18 @@ def _health(web: str) -> tuple[str, list[str]]:
     return str(doc.get("status")), [str(p) for p in doc.get("problems") or ()]
 
 
-async def _probe_rows(dsn: str, org: str, wanted: list[tuple[str, str, str]]) -> dict[str, Any]:
+async def _probe_rows(dsn: str, org: str, wanted: list[tuple[str, str, str]]
+                      ) -> dict[str, tuple[datetime, dict[str, Any]]]:
+    """Each probe's row: its modified time and raw record (absent: no row)."""
     conn = await asyncpg.connect(dsn, timeout=5)
     try:
-        out: dict[str, Any] = {}
+        out: dict[str, tuple[datetime, dict[str, Any]]] = {}
         for table, id_column, record_id in wanted:
-            out[record_id] = await conn.fetchval(
-                f"SELECT modified_at FROM {table} WHERE org_id = $1 AND {id_column} = $2",
+            row = await conn.fetchrow(
+                f"SELECT modified_at, raw FROM {table} WHERE org_id = $1 AND {id_column} = $2",
                 org, record_id, timeout=5)
+            if row is not None:
+                out[record_id] = (row["modified_at"], orjson.loads(row["raw"] or "{}"))
         return out
     finally:
         await conn.close()
@@ -436,9 +441,30 @@ class Scenario:
             if truth is None:
                 if row is not None:
                     return False
-            elif row is None or row != zoho_time(truth["last_modified_time"]):
+            # An edit that changed nothing TDS keeps (a line's quantity set to the value it
+            # had) is not emitted, by the version rule: the row keeps its earlier time and is
+            # as current as the read model gets (the convergence check's own definition).
+            elif row is None or is_stale(row[0], zoho_time(truth["last_modified_time"]),
+                                         row[1], truth):
                 return False
         return True
+
+    def _probe_state(self, probes: list[tuple[str, str, str, str]]) -> dict[str, Any]:
+        """For a failure message: each probe's time at Zoho and in its read model."""
+        try:
+            got = asyncio.run(_probe_rows(self.services.database_url, self.system.org,
+                                          [(t, c, i) for t, c, _, i in probes]))
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            return {"error": repr(exc)[:200]}
+        state = {}
+        for _, _, entity, record_id in probes:
+            truth = http("GET", f"{self.system.sim_url}/_sim/state/{entity}")["records"].get(
+                record_id)
+            row = got.get(record_id)
+            state[f"{entity}/{record_id}"] = {
+                "zoho": truth and truth["last_modified_time"],
+                "row": None if row is None else str(row[0])}
+        return state
 
     def _bound_s(self, fault: Fault) -> float:
         """How long recovery from `fault` may take: the configured bound, but a 429 storm
@@ -467,6 +493,8 @@ class Scenario:
             time.sleep(0.5)
         if fault.healthy_s is not None:
             fault.detail.pop("last_health", None)
+        if fault.probes_s is None:
+            fault.detail["probe_state"] = self._probe_state(probes)
         if fault.probes_s is not None and fault.healthy_s is not None:
             fault.recovery_s = max(fault.probes_s, fault.healthy_s)
         fault.detail["probes"] = [f"{e}/{i}" for _, _, e, i in probes]
@@ -605,7 +633,8 @@ def failures(report: dict[str, Any]) -> list[str]:
             problems.append(f"{fault['kind']} {fault['target']} did not recover in "
                             f"{bound}s: probes "
                             f"{fault['probes_s']}, healthy {fault['healthy_s']} "
-                            f"{fault['detail'].get('last_health', '')}")
+                            f"{fault['detail'].get('last_health', '')} "
+                            f"{fault['detail'].get('probe_state', '')}")
     for name in report.get("secrets_in_log", []):
         problems.append(f"{name} appears in the processes' log")
     for dead in report["unexplained_dead_letters"]:

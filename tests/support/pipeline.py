@@ -77,7 +77,7 @@ def clean(report: dict[str, dict[str, int]]) -> bool:
     return all(r[k] == 0 for r in report.values() for k in PROBLEMS)
 
 
-def _is_stale(stored_at: datetime, zoho_at: datetime, raw: dict[str, Any],
+def is_stale(stored_at: datetime, zoho_at: datetime, raw: dict[str, Any],
               zoho: dict[str, Any]) -> bool:
     """Older than Zoho *and* some field TDS holds differs from Zoho's.
 
@@ -108,7 +108,7 @@ async def differences(dsn: str, sim: str, org: str) -> dict[str, dict[str, int]]
             report[table] = {
                 "lost": len(set(expected) - set(got)),
                 "extra": len(set(got) - set(expected)),
-                "stale": sum(1 for i, at in expected.items() if i in got and _is_stale(
+                "stale": sum(1 for i, at in expected.items() if i in got and is_stale(
                     got[i], at, raws.get(i, {}), truth[i])),
                 "newer_than_zoho": sum(1 for i, at in expected.items()
                                        if i in got and got[i] > at),
