@@ -58,7 +58,9 @@ def _polled(raw: RawEvent, entity_type: str) -> dict[str, Any] | None:
 
 def read_event(raw: RawEvent) -> Decoded:
     """Read a raw event's body; InvalidEvent (never retriable) when it names no record."""
-    entity_type = canonical_entity(raw.entity_type)
+    # (a canonical name is its own alias: the lookup's string cleaning is skipped for it)
+    entity_type = raw.entity_type if raw.entity_type in ID_FIELDS else canonical_entity(
+        raw.entity_type)
     if entity_type is None:
         raise InvalidEvent(f"unknown entity type {raw.entity_type!r}")
     record: dict[str, Any] | None = None

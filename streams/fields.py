@@ -151,6 +151,10 @@ class Fields:
 
     def decimal(self, name: str, *fallbacks: str) -> Decimal | None:
         """Optional decimal; the first present of `name`, *fallbacks."""
+        value = self.record.get(name)
+        if value.__class__ is float and -1e21 < value < 1e21:
+            # to_decimal's fast path, inline: two calls saved on most of an event's numbers
+            return Decimal(repr(value)).quantize(_SCALE)
         key, value = self._first(name, fallbacks)
         if value is None:
             return None
@@ -182,6 +186,9 @@ class Fields:
 
     def required_text(self, name: str, *fallbacks: str) -> str:
         """Text that must be present and non-empty."""
+        value = self.record.get(name)
+        if value.__class__ is str and value:  # text's common case, without its call
+            return value
         value = self.text(name, *fallbacks)
         if value is None:
             raise InvalidEvent(f"missing required field {name!r}",
@@ -190,6 +197,12 @@ class Fields:
 
     def time(self, name: str, *fallbacks: str) -> datetime | None:
         """Optional timestamp as aware UTC."""
+        value = self.record.get(name)
+        if value.__class__ is str and value:  # the common case: no fallback looked at
+            try:
+                return to_utc(value)
+            except ValueError as exc:
+                raise self._fail(name, exc) from None
         key, value = self._first(name, fallbacks)
         if value is None:
             return None
@@ -224,7 +237,9 @@ class Fields:
         value = self.record.get(name)
         if value is None or value == "":
             return []
-        if not isinstance(value, list) or not all(isinstance(row, Mapping) for row in value):
+        # (dict first: the Mapping ABC check costs ~0.3 µs a row)
+        if not isinstance(value, list) or not all(
+                row.__class__ is dict or isinstance(row, Mapping) for row in value):
             raise InvalidEvent(f"field {name!r} is not a list of objects",
                                entity_type=self.entity_type, field=name)
         return value

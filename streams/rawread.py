@@ -43,6 +43,9 @@ class RawReader:
         latest = codec.latest("raw_event")
         layout = tuple((f["name"], _kind(f["type"])) for f in latest.schema["fields"])
         self._header = MARKER + latest.fingerprint if layout == LAYOUT else None
+        # The last received_at read: its varint bytes and its datetime. A poll's page of
+        # records shares one, and decoding it costs ~1.3 µs (an 8-byte varint, a timedelta).
+        self._last_time: tuple[bytes, datetime] = (b"", _EPOCH)
 
     def read(self, data: bytes, *, topic: str, partition: int, offset: int
              ) -> RawEvent | None:
@@ -51,7 +54,7 @@ class RawReader:
         if self._header is None or data[:10] != self._header:
             return None
         try:
-            event, end = _read(data)
+            event, end, self._last_time = _read(data, self._last_time)
         except (IndexError, UnicodeDecodeError, ValueError, OverflowError) as exc:
             raise CodecError(f"corrupt raw_event value: {exc!r}", topic=topic,
                              partition=partition, offset=offset) from exc
@@ -102,15 +105,36 @@ def _optional_text(data: bytes, pos: int) -> tuple[str | None, int]:
     return _text(data, pos)
 
 
-def _read(data: bytes) -> tuple[RawEvent, int]:
+def _read(data: bytes, last_time: tuple[bytes, datetime]
+          ) -> tuple[RawEvent, int, tuple[bytes, datetime]]:
+    """The event, where it ended, and its received_at (varint bytes and value)."""
     pos = 10
-    event_id, pos = _text(data, pos)
-    source, pos = _text(data, pos)
-    org_id, pos = _text(data, pos)
-    entity_type, pos = _text(data, pos)
+    size = len(data)
+    texts: list[str] = []
+    # event_id, source, org_id and entity_type, read inline when short (they always are):
+    # a call per string is ~20% of this reader.
+    for _ in range(4):
+        length = data[pos]
+        end = pos + 1 + (length >> 1)
+        if length < 0x80 and not length & 1 and end <= size:
+            texts.append(data[pos + 1:end].decode())
+            pos = end
+        else:
+            text, pos = _text(data, pos)
+            texts.append(text)
+    event_id, source, org_id, entity_type = texts
     entity_id, pos = _optional_text(data, pos)
     event_kind, pos = _text(data, pos)
-    received_us, pos = _long(data, pos)
+    # The same varint bytes as the last event's received_at are the same time (a varint
+    # is self-delimiting, so equal leading bytes that ended it before end it here too).
+    known, received_at = last_time
+    if known and data.startswith(known, pos):
+        pos += len(known)
+    else:
+        start = pos
+        received_us, pos = _long(data, pos)
+        received_at = _EPOCH + timedelta(microseconds=received_us)
+        last_time = (data[start:pos], received_at)
     body, pos = _bytes(data, pos)
     content_type, pos = _text(data, pos)
     flag = data[pos]
@@ -129,8 +153,6 @@ def _read(data: bytes) -> tuple[RawEvent, int]:
         for _ in range(count):
             name, pos = _text(data, pos)
             attributes[name], pos = _text(data, pos)
-    return RawEvent(event_id=event_id, source=source, org_id=org_id, entity_type=entity_type,
-                    entity_id=entity_id, event_kind=event_kind,
-                    received_at=_EPOCH + timedelta(microseconds=received_us), body=body,
-                    content_type=content_type, signature_verified=flag == 1,
-                    sync_run_id=sync_run_id, attributes=attributes), pos
+    # (positional: keywords cost ~0.3 µs more; the order is RawEvent's, which LAYOUT pins)
+    return RawEvent(event_id, source, org_id, entity_type, entity_id, event_kind, received_at,
+                    body, content_type, flag == 1, sync_run_id, attributes), pos, last_time

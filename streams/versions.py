@@ -89,10 +89,14 @@ class Version(NamedTuple):
     @classmethod
     def unpack(cls, data: bytes) -> Version:
         """Read bytes written by `pack`."""
-        fmt, *fields = _LAYOUT.unpack(data)
-        if fmt != _FORMAT:
-            raise ValueError(f"unknown version format {fmt}")
-        return cls._make(fields)
+        fields = _LAYOUT.unpack(data)
+        if fields[0] != _FORMAT:
+            raise ValueError(f"unknown version format {fields[0]}")
+        return cls._make(fields[1:])
+
+    def emitted(self, emitted_us: int, rank: int, offset: int) -> Version:
+        """This version with its last-emitted fields set (`_replace` costs ~2x as much)."""
+        return Version._make((*self[:7], emitted_us, rank, offset))
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +112,7 @@ class Decision:
 def decide(stored: Version | None, candidate: Version) -> Decision:
     """Apply the version rule to `candidate` given the stored version of its key."""
     if stored is None:
-        first = candidate._replace(emitted_us=candidate.modified_us,
-                        emitted_rank=candidate.rank, emitted_offset=candidate.offset)
+        first = candidate.emitted(candidate.modified_us, candidate.rank, candidate.offset)
         return Decision(Verdict.EMIT, first, candidate.modified_us)
     same_content = (candidate.content_hash == stored.content_hash
                     and candidate.deleted == stored.deleted)
@@ -122,14 +125,13 @@ def decide(stored: Version | None, candidate: Version) -> Decision:
         return Decision(Verdict.DUPLICATE, None)
     if candidate.order < stored.order:
         return Decision(Verdict.STALE, None)
-    carried = candidate._replace(emitted_us=stored.emitted_us,
-                      emitted_rank=stored.emitted_rank, emitted_offset=stored.emitted_offset)
     if same_content:
         same_time = candidate.modified_us == stored.modified_us
+        carried = candidate.emitted(stored.emitted_us, stored.emitted_rank,
+                                    stored.emitted_offset)
         return Decision(Verdict.DUPLICATE if same_time else Verdict.UNCHANGED, carried)
     emit_us = candidate.modified_us
     if (emit_us, candidate.offset) <= (stored.emitted_us, stored.emitted_offset):
         emit_us = stored.emitted_us + 1
-    emitted = carried._replace(emitted_us=emit_us, emitted_rank=candidate.rank,
-                      emitted_offset=candidate.offset)
-    return Decision(Verdict.EMIT, emitted, emit_us)
+    return Decision(Verdict.EMIT, candidate.emitted(emit_us, candidate.rank, candidate.offset),
+                    emit_us)

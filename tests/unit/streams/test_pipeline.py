@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -183,3 +183,32 @@ async def test_synced_headers_are_ce_headers() -> None:
     event_id = header_map(result.headers)["ce_id"].decode()
     assert result.headers == ce_headers("tds.entity.synced", "/tds/streams",
                                         event_id=event_id, time=NOW)
+
+
+@pytest.mark.parametrize("now", [
+    NOW,  # a whole second: no fraction in ce_time
+    NOW + timedelta(microseconds=1),
+    NOW + timedelta(seconds=59, microseconds=999_999),
+    (NOW + timedelta(microseconds=123_456)).astimezone(timezone(timedelta(hours=3))),
+])
+async def test_synced_time_and_ce_time_for_any_clock(now: datetime) -> None:
+    from schemas.cloudevents import ce_headers, header_map
+
+    runner, current = Runner(), [now]
+    runner.processor = Processor(ranks={RT: 1, BULK: 0}, fetcher=Fetcher(),
+                                 clock=lambda: current[0])
+    # The same second twice, then another: the second's cached text must not leak.
+    for n, when in enumerate((now, now + timedelta(microseconds=7), now + timedelta(hours=1))):
+        current[0] = when
+        result = await runner.feed(raw("item", item(str(n))))
+        event_id = header_map(result.headers)["ce_id"].decode()
+        assert result.headers == ce_headers("tds.entity.synced", "/tds/streams",
+                                            event_id=event_id, time=when)
+        assert synced(result).synced_at == when
+
+
+def test_canonical_entity_names_are_their_own_aliases() -> None:
+    from schemas.zoho_payload import ID_FIELDS, canonical_entity
+
+    # read_event skips the alias lookup for a canonical name.
+    assert all(canonical_entity(name) == name for name in ID_FIELDS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from schemas.errors import CodecError
 from schemas.events import RawEvent
 from streams.rawread import RawReader
 from tests.avro_strategies import from_schema
-from tests.unit.streams.builders import item, raw
+from tests.unit.streams.builders import T0, item, raw
 
 CODEC = default_codec()
 READER = RawReader(CODEC)
@@ -41,3 +42,20 @@ def test_corrupt_values_are_codec_errors() -> None:
         READER.read(data[:-3], **WHERE)
     with pytest.raises(CodecError):
         READER.read(data + b"\x00", **WHERE)
+
+
+def test_a_repeated_receive_time_reads_the_same_as_a_new_one() -> None:
+    # The reader keeps the last received_at; runs of equal and changing times, and a
+    # corrupt value in between, must read exactly as the codec reads them.
+    reader = RawReader(CODEC)
+    times = [T0, T0, T0 + timedelta(microseconds=1), T0, T0 - timedelta(days=400),
+             T0 - timedelta(days=400)]
+    for n, when in enumerate(times):
+        data = raw("item", item(str(n)), received=when).encode()
+        if n == 3:
+            with pytest.raises(CodecError):
+                reader.read(data[:-3], **WHERE)
+        _, decoded = CODEC.decode(data)
+        event = reader.read(data, **WHERE)
+        assert event == RawEvent.from_avro(decoded)
+        assert event is not None and event.received_at == when
