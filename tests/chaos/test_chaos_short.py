@@ -23,7 +23,8 @@ def test_chaos_short(tmp_path: Path) -> None:
     seed = int(os.environ.get("TDS_CHAOS_SEED") or random.SystemRandom().randrange(10**6))
     print(f"chaos seed {seed} (rerun with TDS_CHAOS_SEED={seed})")
     # Bounded: ≤ 60 s start + sync, ≤ 10 faults × (gap + fault + ≤ 30 s recovery; 70 s
-    # for the 429 storm, Zoho's minute window) but no fault starts after 100 s of chaos,
+    # for the 429 storm, Zoho's minute window, and up to 100 s for a fault inside that
+    # window) but no fault starts after 100 s of chaos,
     # ≤ 75 s convergence. About 2.5 minutes when everything recovers at once.
     config = ChaosConfig(seed=seed, rounds=1, max_seconds=100.0, recovery_timeout_s=30.0,
                          converge_timeout_s=75.0, zoho_fault_s=4.0, kafka_down_s=2.0,
