@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import (
+    ConsumerGroupTopicPartitions,
     KafkaError,
     KafkaException,
     TopicCollection,
@@ -20,7 +21,6 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from tds.errors import TDSError
-from tds.kafka import GroupOffsets
 
 
 class KafkaStateError(TDSError):
@@ -65,11 +65,9 @@ class KafkaInspector:
     """Ask the broker about groups and offsets; every call is bounded by `timeout_s`."""
 
     def __init__(self, *, bootstrap: str, timeout_s: float = 5.0) -> None:
-        self._bootstrap = bootstrap
         self._config = {"bootstrap.servers": bootstrap, "client.id": "tds-api",
                         "socket.timeout.ms": int(timeout_s * 1000)}
         self._admin = AdminClient(self._config)
-        self._offsets = GroupOffsets(bootstrap, client_id="tds-api")
         self._timeout_s = timeout_s
         self._inflight: dict[tuple[tuple[str, tuple[str, ...]], ...],
                              asyncio.Future[list[GroupState]]] = {}
@@ -108,8 +106,6 @@ class KafkaInspector:
             # group coordinator unanswered for good (measured: > 3 minutes while every
             # consumer had long rejoined); a fresh client asks the restarted broker anew.
             self._admin = AdminClient(self._config)
-            self._offsets.close()
-            self._offsets = GroupOffsets(self._bootstrap, client_id="tds-api")
             raise KafkaStateError(f"cannot read consumer groups from Kafka: {exc!r}") from exc
 
     def _groups(self, subscriptions: Mapping[str, Sequence[str]]) -> list[GroupState]:
@@ -130,13 +126,12 @@ class KafkaInspector:
         # group (list_consumer_group_offsets takes a single group per call).
         described = admin.describe_consumer_groups(names, request_timeout=timeout) \
             if names else {}
-        # Committed offsets through consumer handles, one group after the other, while the
-        # admin requests above are in flight (`tds.kafka.GroupOffsets` says why not admin).
-        committed_by_group: dict[str, list[TopicPartition]] = {}
+        pending_offsets = {}
         for name in names:
             wanted = [tp for tp in all_partitions if tp.topic in set(subscriptions[name])]
             if wanted:
-                committed_by_group[name] = self._offsets.committed(name, wanted, timeout)
+                pending_offsets[name] = admin.list_consumer_group_offsets(
+                    [ConsumerGroupTopicPartitions(name, wanted)], request_timeout=timeout)[name]
         ends: dict[tuple[str, int], int] = {
             (tp.topic, tp.partition): future.result(timeout=timeout).offset
             for tp, future in end_futures.items()}
@@ -149,8 +144,11 @@ class KafkaInspector:
                 members = len(description.members)
             except KafkaException:
                 state, members = "unknown", 0
-            committed = {(tp.topic, tp.partition): tp.offset
-                         for tp in committed_by_group.get(name, [])}
+            committed: dict[tuple[str, int], int] = {}
+            if name in pending_offsets:
+                result = pending_offsets[name].result(timeout=timeout)
+                for tp in result.topic_partitions or []:
+                    committed[(tp.topic, tp.partition)] = tp.offset
             lags = tuple(
                 PartitionLag(name, topic, part, committed.get((topic, part)), end)
                 for (topic, part), end in sorted(ends.items()) if topic in wanted_topics

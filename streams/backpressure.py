@@ -20,16 +20,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from tds.kafka import GroupOffsets, admin_config
-
 logger = logging.getLogger(__name__)
-CLIENT_ID = "tds-streams-gate"
 
 
 class DownstreamGate:
@@ -49,8 +46,9 @@ class DownstreamGate:
 
     @classmethod
     def create(cls, bootstrap: str, **kwargs: Any) -> DownstreamGate:
-        """A gate with its own clients on `bootstrap`."""
-        return cls(_Broker(bootstrap), **kwargs)
+        """A gate with its own admin client on `bootstrap`."""
+        admin = AdminClient({"bootstrap.servers": bootstrap, "client.id": "tds-streams-gate"})
+        return cls(admin, **kwargs)
 
     def update(self) -> bool:
         """Look at finished answers, ask again when due; returns `closed`. Never blocks."""
@@ -108,39 +106,3 @@ class DownstreamGate:
         if self.closed != was:
             logger.debug("downstream %s lag %d: bulk input %s", self._group, lag,
                          "paused" if self.closed else "resumed")
-
-
-class _Broker:
-    """The requests the gate makes: ends and members through an admin client, committed
-    offsets through a consumer handle (`tds.kafka.GroupOffsets`: the admin client's
-    OffsetFetch crashed workers at a broker restart) on a thread of its own, so they
-    come back as futures like the others."""
-
-    def __init__(self, bootstrap: str) -> None:
-        self._admin: Any = AdminClient(admin_config(bootstrap, **{"client.id": CLIENT_ID}))
-        self._offsets = GroupOffsets(bootstrap, client_id=CLIENT_ID)
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix=CLIENT_ID)
-
-    def list_offsets(self, request: dict[TopicPartition, Any], request_timeout: float
-                     ) -> dict[TopicPartition, Future[Any]]:
-        answer: dict[TopicPartition, Future[Any]] = self._admin.list_offsets(
-            request, request_timeout=request_timeout)
-        return answer
-
-    def describe_consumer_groups(self, groups: list[str], request_timeout: float
-                                 ) -> dict[str, Future[Any]]:
-        answer: dict[str, Future[Any]] = self._admin.describe_consumer_groups(
-            groups, request_timeout=request_timeout)
-        return answer
-
-    def list_consumer_group_offsets(self, request: list[ConsumerGroupTopicPartitions],
-                                    request_timeout: float) -> dict[str, Future[Any]]:
-        wanted = request[0]
-        return {wanted.group_id: self._thread.submit(
-            self._committed, wanted.group_id, list(wanted.topic_partitions or []),
-            request_timeout)}
-
-    def _committed(self, group: str, partitions: list[TopicPartition], timeout_s: float
-                   ) -> ConsumerGroupTopicPartitions:
-        return ConsumerGroupTopicPartitions(
-            group, self._offsets.committed(group, partitions, timeout_s))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import KafkaError
 
 
 class MessageLike(Protocol):
@@ -58,37 +58,3 @@ def admin_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {"bootstrap.servers": bootstrap, "client.id": "tds-admin"}
     config.update(overrides)
     return config
-
-
-class GroupOffsets:
-    """Committed offsets of other consumer groups, read through one consumer handle per
-    group that never subscribes (so it joins nothing).
-
-    Not `AdminClient.list_consumer_group_offsets`: an admin handle has no consumer-group
-    state, and librdkafka's handling of an OffsetFetch answered NOT_COORDINATOR (as after a
-    broker restart) is reported to dereference that missing state. Stream workers asking
-    the projector's offsets that way died of SIGSEGV and SIGABRT the moment the broker
-    restarted (chaos runs); a consumer handle takes the ordinary coordinator path.
-    Use from one thread at a time.
-    """
-
-    def __init__(self, bootstrap: str, *, client_id: str) -> None:
-        self._bootstrap, self._client_id = bootstrap, client_id
-        self._consumers: dict[str, Consumer] = {}
-
-    def committed(self, group: str, partitions: list[TopicPartition], timeout_s: float
-                  ) -> list[TopicPartition]:
-        """`group`'s committed offset of each partition (negative: none); raises
-        KafkaException when the broker does not answer in time."""
-        consumer = self._consumers.get(group)
-        if consumer is None:
-            consumer = Consumer(consumer_config(self._bootstrap, group,
-                                                **{"client.id": self._client_id}))
-            self._consumers[group] = consumer
-        return list(consumer.committed(partitions, timeout=timeout_s))
-
-    def close(self) -> None:
-        """Close every handle."""
-        for consumer in self._consumers.values():
-            consumer.close()
-        self._consumers.clear()
