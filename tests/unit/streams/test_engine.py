@@ -220,12 +220,17 @@ async def test_assignment_pauses_realtime_on_the_group_consumer() -> None:
         (CONFIG.realtime_topic, 0), (CONFIG.realtime_topic, 1)]
 
 
+async def _step_snapshot(rig: Rig, offset: int, item_id: str) -> None:
+    """One polled item snapshot at `offset` of bulk partition 0, through one step."""
+    rig.consumer.queue = [Message(CONFIG.bulk_topic, 0, offset, raw(
+        "item", item(item_id), source="poll.full", kind="snapshot").encode())]
+    await rig.engine.step()
+
+
 async def test_checkpoint_flushes_outputs_then_state_then_commits() -> None:
     rig = Rig()
     rig.assign(0)
-    rig.consumer.queue = [Message(CONFIG.bulk_topic, 0, 41, raw(
-        "item", item("1"), source="poll.full", kind="snapshot").encode())]
-    await rig.engine.step()
+    await _step_snapshot(rig, 41, "1")
     rig.journal.clear()
     rig.engine.checkpoint()
     assert rig.journal == ["flush", f"send {CONFIG.versions_changelog}", "flush", "commit"]
@@ -239,15 +244,11 @@ async def test_checkpoint_flushes_outputs_then_state_then_commits() -> None:
 async def test_a_periodic_checkpoint_commits_its_offsets_after_the_next_flush() -> None:
     rig = Rig()
     rig.assign(0)
-    rig.consumer.queue = [Message(CONFIG.bulk_topic, 0, 41, raw(
-        "item", item("1"), source="poll.full", kind="snapshot").encode())]
-    await rig.engine.step()
+    await _step_snapshot(rig, 41, "1")
     rig.journal.clear()
     rig.engine.checkpoint(final=False)  # the changelog record is not acknowledged yet
     assert rig.journal == ["flush", f"send {CONFIG.versions_changelog}"]
-    rig.consumer.queue = [Message(CONFIG.bulk_topic, 0, 42, raw(
-        "item", item("2"), source="poll.full", kind="snapshot").encode())]
-    await rig.engine.step()
+    await _step_snapshot(rig, 42, "2")
     rig.journal.clear()
     rig.engine.checkpoint(final=False)  # the flush acknowledges it: 42 is committed
     assert rig.journal == ["flush", f"send {CONFIG.versions_changelog}", "commit"]
@@ -261,9 +262,7 @@ async def test_a_periodic_checkpoint_commits_its_offsets_after_the_next_flush() 
 async def test_lost_partitions_forget_the_held_offsets() -> None:
     rig = Rig()
     rig.assign(0)
-    rig.consumer.queue = [Message(CONFIG.bulk_topic, 0, 7, raw(
-        "item", item("1"), source="poll.full", kind="snapshot").encode())]
-    await rig.engine.step()
+    await _step_snapshot(rig, 7, "1")
     rig.engine.checkpoint(final=False)
     rig.engine._on_lost(rig.consumer,  # type: ignore[arg-type]  # a stub consumer
                         [TopicPartition(CONFIG.bulk_topic, 0)])
@@ -299,9 +298,7 @@ async def test_state_comes_back_from_the_changelog_and_skips_stale_events() -> N
 async def test_lost_partitions_forget_unsaved_state() -> None:
     rig = Rig()
     rig.assign(0)
-    rig.consumer.queue = [Message(CONFIG.bulk_topic, 0, 0, raw(
-        "item", item("1"), source="poll.full", kind="snapshot").encode())]
-    await rig.engine.step()
+    await _step_snapshot(rig, 0, "1")
     rig.engine._on_lost(rig.consumer,  # type: ignore[arg-type]  # a stub
                         [TopicPartition(CONFIG.bulk_topic, 0)])
     assert rig.engine.versions.owned() == [] and rig.engine._offsets == {}
