@@ -34,6 +34,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import sys
@@ -178,6 +179,29 @@ class Fault:
     end_wall: float = 0.0
 
 
+_EXITED = re.compile(r"(?P<name>[\w-]+) exited with (?P<code>-?\d+) after")
+
+
+def unexpected_exits(log_text: str, faults: list[Fault]) -> list[str]:
+    """The supervisor's "X exited with N" lines that no SIGKILL of ours explains: a crash
+    (SIGSEGV, SIGABRT, an exception) or a kill of a process the scenario did not kill."""
+    kills: dict[str, int] = {}
+    for fault in faults:
+        if fault.kind.startswith("kill_") and fault.target and not fault.skipped:
+            kills[fault.target] = kills.get(fault.target, 0) + 1
+    found = []
+    for line in log_text.splitlines():
+        exited = _EXITED.search(line)
+        if exited is None:
+            continue
+        name = exited["name"]
+        if int(exited["code"]) == -signal.SIGKILL and kills.get(name, 0) > 0:
+            kills[name] -= 1
+        else:
+            found.append(line.strip())
+    return found
+
+
 def log(message: str) -> None:
     """Progress on stderr (pytest shows it with -s or on failure)."""
     print(f"[chaos {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
@@ -266,6 +290,7 @@ class Scenario:
             self._converge()
             self.result["dead_letters"] = asyncio.run(self._dead_letters())
             self.result["secrets_in_log"] = asyncio.run(self._secrets_in_log())
+            self.result["unexpected_exits"] = self._unexpected_exits()
             self.result["sim_stats"] = http("GET", f"{system.sim_url}/_sim/stats")
             self.result["restarts_seen"] = children(system.up.pid)
         return self.report()
@@ -567,6 +592,11 @@ class Scenario:
         return sorted(name for name, value in secrets.items()
                       if value and value.encode() in text)
 
+    def _unexpected_exits(self) -> list[str]:
+        if self.log_file is None or not self.log_file.is_file():
+            return []
+        return unexpected_exits(self.log_file.read_text(errors="replace"), self.faults)
+
     def _explain(self, row: dict[str, Any]) -> dict[str, Any]:
         failed_at = row["first_failure_at"] or row["added_at"]
         at = failed_at.timestamp() if failed_at is not None else 0.0
@@ -675,7 +705,11 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [f"| {k} | {v} |" for k, v in sorted(report["dead_letters_by_reason"].items())]
     else:
         lines.append("none")
+    exits = report.get("unexpected_exits", [])
     lines += ["", f"Unexplained: {len(report['unexplained_dead_letters'])}", "",
+              "## Process exits no fault explains", ""]
+    lines += [f"- `{line}`" for line in exits] if exits else ["none"]
+    lines += ["",
               "Secrets found in the processes' log (client secret, refresh token, webhook "
               "secret, API token, access tokens): "
               + (", ".join(report.get("secrets_in_log", [])) or "none"), ""]

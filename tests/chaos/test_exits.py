@@ -1,0 +1,25 @@
+"""The chaos report's account of process exits (no services needed)."""
+
+from tests.chaos.scenario import Fault, unexpected_exits
+
+LOG = """\
+06:50:18 WARNING tds.supervisor: relay exited with -9 after 24.6s; restarting in 0.5s
+06:50:24 WARNING tds.supervisor: worker-1 exited with -9 after 30.6s; restarting in 0.5s
+06:51:02 WARNING tds.supervisor: worker-2 exited with -11 after 70.1s; restarting in 0.5s
+06:51:09 WARNING tds.supervisor: worker-1 exited with -9 after 45.0s; restarting in 0.5s
+06:51:10 INFO tds.streams: assigned zoho.raw.bulk[0]
+06:51:30 WARNING tds.supervisor: projector-2 exited with 1 after 3.0s; restarting in 1.0s
+"""
+
+
+def test_only_exits_no_kill_of_ours_explains_are_reported() -> None:
+    faults = [Fault("kill_relay", "relay"), Fault("kill_worker", "worker-1"),
+              Fault("kill_web", "", skipped="no running web process")]
+    found = unexpected_exits(LOG, faults)
+    # worker-1's second SIGKILL outnumbers the one kill of it: reported, like the crashes.
+    assert [line.split(": ", 1)[1].split(" after")[0] for line in found] == [
+        "worker-2 exited with -11", "worker-1 exited with -9", "projector-2 exited with 1"]
+
+
+def test_a_quiet_log_has_none() -> None:
+    assert unexpected_exits("2026-11-29 INFO tds.up: started\n", []) == []
