@@ -46,6 +46,7 @@ def install(app: web.Application, *, settings: Settings, sink: CommandSink,
                 await task
         if ctx.pool is not None:
             await ctx.pool.close()
+        await asyncio.to_thread(ctx.inspector.close)
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from confluent_kafka import KafkaError
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 
 class MessageLike(Protocol):
@@ -58,3 +58,52 @@ def admin_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {"bootstrap.servers": bootstrap, "client.id": "tds-admin"}
     config.update(overrides)
     return config
+
+
+# Admin requests sent to a group's coordinator (describe_consumer_groups,
+# list_consumer_group_offsets) crash librdkafka 2.16 when the coordinator moves or its
+# connection drops, as at a broker restart (core dumps from our chaos runs):
+# - SIGSEGV: an OffsetFetch answered NOT_COORDINATOR makes the admin client queue a
+#   coordinator query on the consumer-group state an admin handle does not have
+#   (rd_kafka_cgrp_op with a NULL group; librdkafka issue #5040);
+# - SIGABRT: a coordinator request that fails to send frees its completion twice
+#   (assert "eonce->refcnt > 0" in rd_kafka_admin_coord_response_parse; librdkafka
+#   PR #5397).
+# So long-lived processes read other groups through these instead: committed offsets
+# through a consumer handle (the ordinary coordinator path) and group states through
+# list_consumer_groups, which asks every broker, not a coordinator.
+
+
+class GroupOffsets:
+    """Committed offsets of other consumer groups, read through one consumer handle per
+    group that never subscribes (so it joins nothing). Blocking: use from one thread."""
+
+    def __init__(self, bootstrap: str, *, client_id: str) -> None:
+        self._bootstrap, self._client_id = bootstrap, client_id
+        self._consumers: dict[str, Consumer] = {}
+
+    def committed(self, group: str, partitions: list[TopicPartition], timeout_s: float
+                  ) -> list[TopicPartition]:
+        """`group`'s committed offset of each partition (negative: none); raises
+        KafkaException when the broker does not answer in time."""
+        consumer = self._consumers.get(group)
+        if consumer is None:
+            consumer = Consumer(consumer_config(self._bootstrap, group,
+                                                **{"client.id": self._client_id}))
+            self._consumers[group] = consumer
+        return list(consumer.committed(partitions, timeout=timeout_s))
+
+    def close(self) -> None:
+        """Close every handle."""
+        for consumer in self._consumers.values():
+            consumer.close()
+        self._consumers.clear()
+
+
+# States of a group with live members (the rest: EMPTY, DEAD, UNKNOWN).
+LIVE_GROUP_STATES = frozenset({"STABLE", "PREPARING_REBALANCING", "COMPLETING_REBALANCING"})
+
+
+def group_state_name(state: Any) -> str:
+    """"STABLE" of ConsumerGroupState.STABLE (and of the plain string)."""
+    return str(getattr(state, "name", state)).rsplit(".", 1)[-1].upper()

@@ -64,3 +64,4 @@ async def api(database_url: str, kafka_bootstrap: str, pg_schema: str,
         await client.close()
         await publisher.close()
         await pool.close()
+        ctx.inspector.close()

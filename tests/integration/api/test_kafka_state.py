@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 
+import pytest
 from confluent_kafka import Consumer, Producer
 
-from api.kafka_state import GroupState, KafkaInspector
+from api.kafka_state import GroupState, KafkaInspector, KafkaStateError
 from tds.kafka import consumer_config, producer_config
 
 
@@ -63,4 +64,31 @@ async def test_lag_and_members(
     assert calls == 2  # finished inspections are not cached here (the API's cache does that)
     consumer.close()
     assert await inspector.reachable()
-    assert not await KafkaInspector(bootstrap="127.0.0.1:1", timeout_s=1).reachable()
+
+    # The broker is asked from a child process: one that died is replaced at the next call,
+    # and one that dies during a call costs that call only.
+    child = inspector._child._process
+    assert child is not None
+    child.kill()
+    child.wait()
+    assert [s.group for s in inspector.groups_sync({live_group: [topic]})] == [live_group]
+    assert inspector._child._process is not None and inspector._child._process.pid != child.pid
+    dying = inspector._child._process
+    dying.kill()
+    dying.wait()
+    real_poll, polls = dying.poll, 0
+
+    def alive_at_first_look() -> int | None:  # it dies after the call's liveness check
+        nonlocal polls
+        polls += 1
+        return None if polls == 1 else real_poll()
+
+    dying.poll = alive_at_first_look  # type: ignore[method-assign]
+    with pytest.raises(KafkaStateError, match="exited with -9"):
+        inspector.groups_sync({live_group: [topic]})
+    assert await inspector.reachable()
+    inspector.close()
+
+    nowhere = KafkaInspector(bootstrap="127.0.0.1:1", timeout_s=1)
+    assert not await nowhere.reachable()
+    nowhere.close()

@@ -58,6 +58,7 @@ def _serve(database_url: str, bootstrap: str, schema: str, commands: str, port: 
         await runner.cleanup()
         await publisher.close()
         await pool.close()
+        ctx.inspector.close()
 
     asyncio.run(main())
 
