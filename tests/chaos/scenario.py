@@ -23,6 +23,10 @@ retry chain + the recovery bound). Anything else — a missing reason, a class n
 explains (a bug such as a KeyError) or a failure outside every fault window — is
 unexplained.
 
+No process may exit unless a SIGKILL of the scenario explains it: the supervisor restarts
+crashed processes, so a crash would otherwise go unseen (it did: SIGSEGV/SIGABRT in
+librdkafka's admin client at broker restarts, see `tds.kafka`).
+
 Run alone (the long run, `make chaos`):
     python -m tests.chaos.scenario --seconds 300 --out bench/out
 """
@@ -672,6 +676,8 @@ def failures(report: dict[str, Any]) -> list[str]:
                             f"{fault['probes_s']}, healthy {fault['healthy_s']} "
                             f"{fault['detail'].get('last_health', '')} "
                             f"{fault['detail'].get('probe_state', '')}")
+    for line in report.get("unexpected_exits", []):
+        problems.append(f"a process exited without a fault to explain it: {line}")
     for name in report.get("secrets_in_log", []):
         problems.append(f"{name} appears in the processes' log")
     for dead in report["unexplained_dead_letters"]:

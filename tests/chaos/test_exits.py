@@ -1,6 +1,6 @@
 """The chaos report's account of process exits (no services needed)."""
 
-from tests.chaos.scenario import Fault, unexpected_exits
+from tests.chaos.scenario import Fault, failures, unexpected_exits
 
 LOG = """\
 06:50:18 WARNING tds.supervisor: relay exited with -9 after 24.6s; restarting in 0.5s
@@ -23,3 +23,12 @@ def test_only_exits_no_kill_of_ours_explains_are_reported() -> None:
 
 def test_a_quiet_log_has_none() -> None:
     assert unexpected_exits("2026-11-29 INFO tds.up: started\n", []) == []
+
+
+def test_an_unexplained_exit_fails_the_run() -> None:
+    report = {"converged": True, "faults": [], "unexplained_dead_letters": [],
+              "config": {"recovery_timeout_s": 30}}
+    assert failures(report) == []
+    line = "06:51:02 WARNING tds.supervisor: worker-2 exited with -11 after 70.1s"
+    assert failures({**report, "unexpected_exits": [line]}) == [
+        f"a process exited without a fault to explain it: {line}"]
