@@ -236,12 +236,14 @@ class Rebuild:
                 events += len(messages)
                 progress.add(len(messages))
             await asyncio.gather(*warming)
-            rows: dict[str, list[asyncio.Future[Rows | str]]] = {}
+            # Worker processes rebuild a model by name from the catalogue, so a model
+            # that is not the catalogue's own (tests) is decoded here instead.
+            pooled = [m for m in self.models if workers and BY_NAME.get(m.name) is m]
+            rows: dict[str, list[asyncio.Future[Rows | str]]] = {
+                m.name: [loop.run_in_executor(workers, rows_of, job)
+                         for job in collapser.jobs_of(m, JOB_SIZE)] for m in pooled}
             for model in self.models:
-                jobs = collapser.jobs_of(model, JOB_SIZE) if workers else []
-                rows[model.name] = [loop.run_in_executor(workers, rows_of, j) for j in jobs]
-            for model in self.models:
-                if workers and BY_NAME.get(model.name) is model:
+                if model.name in rows:
                     parts = [await f for f in rows[model.name]]
                     failed = [p for p in parts if isinstance(p, str)]
                     if failed:
