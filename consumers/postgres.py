@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
+from asyncpg.exceptions import InternalClientError
 
 from consumers.errors import RowRejected, StoreSchemaError, StoreUnavailable
 
@@ -12,12 +13,16 @@ from consumers.errors import RowRejected, StoreSchemaError, StoreUnavailable
 _ROW_CLASSES = ("22", "23", "54")
 # 08 connection, 40 rollback (serialization, deadlock), 53 resources, 57 shutdown, 55P03 lock.
 _TRANSIENT_CLASSES = ("08", "40", "53", "57", "58")
+# Errors of the connection itself. InternalClientError ("cannot switch to state 15; another
+# operation is in progress") came from a connection PostgreSQL shut down under a query: as
+# a non-driver error it ended a projector (chaos run, PostgreSQL restart).
+_CONNECTION_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.InterfaceError,
+                      asyncpg.PostgresConnectionError, InternalClientError)
 
 
 def translate(exc: BaseException) -> Exception:
     """Map an asyncpg/OS error to StoreUnavailable, RowRejected or StoreSchemaError."""
-    if isinstance(exc, (OSError, asyncio.TimeoutError, asyncpg.InterfaceError,
-                        asyncpg.PostgresConnectionError)):
+    if isinstance(exc, _CONNECTION_ERRORS):
         return StoreUnavailable(f"PostgreSQL unavailable: {exc!r}")
     state = getattr(exc, "sqlstate", None) or ""
     if isinstance(exc, asyncpg.DataError) or state[:2] in _ROW_CLASSES:
@@ -29,5 +34,4 @@ def translate(exc: BaseException) -> Exception:
 
 def is_driver_error(exc: BaseException) -> bool:
     """Whether `exc` comes from the driver or the socket (and should be translated)."""
-    return isinstance(exc, (asyncpg.PostgresError, asyncpg.InterfaceError, OSError,
-                            asyncio.TimeoutError))
+    return isinstance(exc, (asyncpg.PostgresError, *_CONNECTION_ERRORS))
