@@ -189,6 +189,8 @@ def serve(conn: Connection, bootstrap: str, timeout_s: float) -> None:
             probe.reset()
             answer = (False, f"cannot read consumer groups from Kafka: {exc!r}")
         conn.send(answer)
+        if probe.stale:
+            probe.reset()
 
 
 class _Probe:
@@ -201,11 +203,13 @@ class _Probe:
         self._admin: Any = AdminClient(self._config)
         self._offsets = GroupOffsets(bootstrap, client_id="tds-api")
         self._threads = ThreadPoolExecutor(4, thread_name_prefix="tds-api-offsets")
+        self.stale = False  # the clients should be renewed before the next question
 
     def reset(self) -> None:
         """Fresh clients. After a broker restart librdkafka's admin client can leave
         requests to the group coordinator unanswered for good (measured: > 3 minutes while
         every consumer had long rejoined); a fresh client asks the restarted broker anew."""
+        self.stale = False
         self._admin = AdminClient(self._config)
         self._offsets.close()
         self._offsets = GroupOffsets(self._bootstrap, client_id="tds-api")
@@ -248,17 +252,23 @@ class _Probe:
         states = []
         for name in names:
             wanted_topics = set(subscriptions[name])
-            # A failed description fails the inspection (and so renews the clients): read
-            # as "no members" it had health report no worker for 79 s after a restart.
-            description = described[name].result(timeout=timeout)
+            try:
+                description = described[name].result(timeout=timeout)
+                state, members = group_state_name(description.state).lower(), \
+                    len(description.members)
+            except KafkaException:
+                # Unknown for now (say, the coordinator is loading), and fresh clients for
+                # the next inspection: the old one could stay unanswered for minutes after
+                # a restart (health said "no worker" for 79 s while workers ran).
+                state, members = "unknown", 0
+                self.stale = True
             committed = {(tp.topic, tp.partition): tp.offset
                          for tp in committed_by_group.get(name, [])}
             lags = tuple(
                 PartitionLag(name, topic, part, committed.get((topic, part)), end)
                 for (topic, part), end in sorted(ends.items()) if topic in wanted_topics
             )
-            states.append(GroupState(name, group_state_name(description.state).lower(),
-                                     len(description.members), lags))
+            states.append(GroupState(name, state, members, lags))
         return states
 
 
