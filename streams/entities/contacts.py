@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from streams.entities.plan import DECIMAL, INTEGER, REQUIRED_TEXT, TEXT, TIME, compile_plan
 
-from streams.fields import Fields
-
-
-def contact(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A contact record."""
-    f = Fields(record, "contact")
-    return {
-        "contact_id": f.required_text("contact_id"),
-        "contact_name": f.required_text("contact_name"),
-        "company_name": f.text("company_name"),
-        "contact_type": f.required_text("contact_type"),
-        "status": f.text("status"),
-        "email": f.text("email"),
-        "phone": f.text("phone"),
-        "mobile": f.text("mobile"),
-        "currency_code": f.text("currency_code"),
-        "payment_terms": f.integer("payment_terms"),
-        "outstanding_receivable_amount": f.decimal("outstanding_receivable_amount"),
-        "outstanding_payable_amount": f.decimal("outstanding_payable_amount"),
-        "created_at": f.time("created_time"),
-        "modified_at": f.time("last_modified_time", "updated_time"),
-    }
+contact = compile_plan("contact", (
+    ("contact_id", REQUIRED_TEXT, "contact_id"),
+    ("contact_name", REQUIRED_TEXT, "contact_name"),
+    ("company_name", TEXT, "company_name"),
+    ("contact_type", REQUIRED_TEXT, "contact_type"),
+    ("status", TEXT, "status"),
+    ("email", TEXT, "email"),
+    ("phone", TEXT, "phone"),
+    ("mobile", TEXT, "mobile"),
+    ("currency_code", TEXT, "currency_code"),
+    ("payment_terms", INTEGER, "payment_terms"),
+    ("outstanding_receivable_amount", DECIMAL, "outstanding_receivable_amount"),
+    ("outstanding_payable_amount", DECIMAL, "outstanding_payable_amount"),
+    ("created_at", TIME, "created_time"),
+    ("modified_at", TIME, "last_modified_time", "updated_time"),
+))
+"""A contact record."""

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from streams.entities.plan import (
+    CUSTOM,
+    DATE,
+    DECIMAL,
+    REQUIRED_DECIMAL,
+    REQUIRED_TEXT,
+    TEXT,
+    TIME,
+    Record,
+    compile_plan,
+)
 from streams.fields import Fields
 
-Record = dict[str, Any]
 _SCALE = Decimal("0.000001")
 
 
@@ -22,97 +31,88 @@ def _discount(line: Fields) -> Decimal | None:
     return line.decimal("discount")
 
 
+# (quantity, rate and item_total first: the order the fields were always read in, so a
+# row with several faults reports the same one)
+_LINE = compile_plan("line_item", (
+    ("quantity", REQUIRED_DECIMAL, "quantity"),
+    ("rate", REQUIRED_DECIMAL, "rate"),
+    ("item_total", DECIMAL, "item_total"),
+    ("line_item_id", REQUIRED_TEXT, "line_item_id"),
+    ("item_id", TEXT, "item_id"),
+    ("sku", TEXT, "sku"),
+    ("name", TEXT, "name"),
+    ("description", TEXT, "description"),
+    ("discount", CUSTOM, _discount),
+    ("tax_id", TEXT, "tax_id"),
+    ("location_id", TEXT, "location_id", "warehouse_id"),
+))
+
+
 def line_items(fields: Fields) -> list[Record]:
     """`line_items[]` as `tds.LineItem`; a missing item_total is quantity × rate."""
     lines = []
     for row in fields.rows("line_items"):
-        line = Fields(row, fields.entity_type)
-        quantity = line.required_decimal("quantity")
-        rate = line.required_decimal("rate")
-        total = line.decimal("item_total")
-        lines.append({
-            "line_item_id": line.required_text("line_item_id"),
-            "item_id": line.text("item_id"),
-            "sku": line.text("sku"),
-            "name": line.text("name"),
-            "description": line.text("description"),
-            "quantity": quantity,
-            "rate": rate,
-            "discount": _discount(line),
-            "tax_id": line.text("tax_id"),
-            "item_total": total if total is not None else (quantity * rate).quantize(_SCALE),
-            "location_id": line.text("location_id", "warehouse_id"),
-        })
+        line = _LINE(row, fields.entity_type)
+        if line["item_total"] is None:
+            line["item_total"] = (line["quantity"] * line["rate"]).quantize(_SCALE)
+        lines.append(line)
     return lines
 
 
-def _common(f: Fields, id_field: str, number_field: str, party: str) -> Record:
-    return {
-        id_field: f.required_text(id_field),
-        number_field: f.text(number_field),
-        f"{party}_id": f.text(f"{party}_id"),
-        f"{party}_name": f.text(f"{party}_name"),
-        "status": f.text("status"),
-        "date": f.date("date"),
-        "reference_number": f.text("reference_number"),
-        "currency_code": f.text("currency_code"),
-    }
+def _common(id_field: str, number_field: str, party: str) -> tuple[tuple[Any, ...], ...]:
+    return (
+        (id_field, REQUIRED_TEXT, id_field),
+        (number_field, TEXT, number_field),
+        (f"{party}_id", TEXT, f"{party}_id"),
+        (f"{party}_name", TEXT, f"{party}_name"),
+        ("status", TEXT, "status"),
+        ("date", DATE, "date"),
+        ("reference_number", TEXT, "reference_number"),
+        ("currency_code", TEXT, "currency_code"),
+    )
 
 
-def _tail(f: Fields) -> Record:
-    return {
-        "location_id": f.text("location_id", "warehouse_id"),
-        "line_items": line_items(f),
-        "created_at": f.time("created_time"),
-        "modified_at": f.time("last_modified_time", "updated_time"),
-    }
+_TAIL: tuple[tuple[Any, ...], ...] = (
+    ("location_id", TEXT, "location_id", "warehouse_id"),
+    ("line_items", CUSTOM, line_items),
+    ("created_at", TIME, "created_time"),
+    ("modified_at", TIME, "last_modified_time", "updated_time"),
+)
 
+salesorder = compile_plan("salesorder", (
+    *_common("salesorder_id", "salesorder_number", "customer"),
+    ("shipment_date", DATE, "shipment_date"),
+    ("sub_total", DECIMAL, "sub_total"),
+    ("total", DECIMAL, "total"),
+    *_TAIL,
+))
+"""A sales order (`tds.SalesOrder`)."""
 
-def salesorder(record: Mapping[str, Any]) -> Record:
-    """A sales order (`tds.SalesOrder`)."""
-    f = Fields(record, "salesorder")
-    return {
-        **_common(f, "salesorder_id", "salesorder_number", "customer"),
-        "shipment_date": f.date("shipment_date"),
-        "sub_total": f.decimal("sub_total"),
-        "total": f.decimal("total"),
-        **_tail(f),
-    }
+invoice = compile_plan("invoice", (
+    *_common("invoice_id", "invoice_number", "customer"),
+    ("due_date", DATE, "due_date"),
+    ("sub_total", DECIMAL, "sub_total"),
+    ("tax_total", DECIMAL, "tax_total"),
+    ("total", DECIMAL, "total"),
+    ("balance", DECIMAL, "balance"),
+    *_TAIL,
+))
+"""An invoice (`tds.Invoice`)."""
 
+creditnote = compile_plan("creditnote", (
+    *_common("creditnote_id", "creditnote_number", "customer"),
+    ("total", DECIMAL, "total"),
+    ("balance", DECIMAL, "balance"),
+    *_TAIL,
+))
+"""A credit note (`tds.CreditNote`)."""
 
-def invoice(record: Mapping[str, Any]) -> Record:
-    """An invoice (`tds.Invoice`)."""
-    f = Fields(record, "invoice")
-    return {
-        **_common(f, "invoice_id", "invoice_number", "customer"),
-        "due_date": f.date("due_date"),
-        "sub_total": f.decimal("sub_total"),
-        "tax_total": f.decimal("tax_total"),
-        "total": f.decimal("total"),
-        "balance": f.decimal("balance"),
-        **_tail(f),
-    }
-
-
-def creditnote(record: Mapping[str, Any]) -> Record:
-    """A credit note (`tds.CreditNote`)."""
-    f = Fields(record, "creditnote")
-    return {
-        **_common(f, "creditnote_id", "creditnote_number", "customer"),
-        "total": f.decimal("total"),
-        "balance": f.decimal("balance"),
-        **_tail(f),
-    }
-
-
-def bill(record: Mapping[str, Any]) -> Record:
-    """A vendor bill (`tds.Bill`)."""
-    f = Fields(record, "bill")
-    return {
-        **_common(f, "bill_id", "bill_number", "vendor"),
-        "due_date": f.date("due_date"),
-        "sub_total": f.decimal("sub_total"),
-        "total": f.decimal("total"),
-        "balance": f.decimal("balance"),
-        **_tail(f),
-    }
+bill = compile_plan("bill", (
+    *_common("bill_id", "bill_number", "vendor"),
+    ("due_date", DATE, "due_date"),
+    ("sub_total", DECIMAL, "sub_total"),
+    ("total", DECIMAL, "total"),
+    ("balance", DECIMAL, "balance"),
+    *_TAIL,
+))
+"""A vendor bill (`tds.Bill`)."""

@@ -2,83 +2,78 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from operator import itemgetter
 
+from streams.entities.plan import (
+    CONSTANT,
+    CUSTOM,
+    DECIMAL,
+    REQUIRED_TEXT,
+    TEXT,
+    TIME,
+    Record,
+    compile_plan,
+    rows,
+)
 from streams.fields import Fields
 
-Record = dict[str, Any]
-
 # Zoho's two stock shapes (facts §6): the same numbers under location_* or warehouse_*.
-# Per shape: the array, the kind, and each output field's (preferred, fallback) keys.
-_LEVEL_FIELDS = ("id", "name", "stock_on_hand", "available_stock", "actual_available_stock",
-                 "committed_stock")
+# Per shape: the array and the plan of one row, each output field read from its
+# preferred key, then the other shape's.
 _SHAPES = tuple(
-    (array, kind, {field: (prefix + field, other + field) for field in _LEVEL_FIELDS})
+    (array, compile_plan("stock_level", (
+        ("location_id", REQUIRED_TEXT, prefix + "id", other + "id"),
+        ("location_name", TEXT, prefix + "name", other + "name"),
+        ("location_kind", CONSTANT, kind),
+        *((field, DECIMAL, prefix + field, other + field)
+          for field in ("stock_on_hand", "available_stock", "actual_available_stock",
+                        "committed_stock")))))
     for array, kind, prefix, other in (("locations", "location", "location_", "warehouse_"),
                                        ("warehouses", "warehouse", "warehouse_", "location_")))
 
 
 def stock_levels(fields: Fields) -> list[Record]:
     """Per-location stock, from `locations[]` (preferred) or `warehouses[]`, by location id."""
-    for array, kind, keys in _SHAPES:
-        rows = fields.rows(array)
-        if not rows:
-            continue
-        levels: list[Record] = []
-        for row in rows:
-            level = Fields(row, fields.entity_type)
-            levels.append({
-                "location_id": level.required_text(*keys["id"]),
-                "location_name": level.text(*keys["name"]),
-                "location_kind": kind,
-                "stock_on_hand": level.decimal(*keys["stock_on_hand"]),
-                "available_stock": level.decimal(*keys["available_stock"]),
-                "actual_available_stock": level.decimal(*keys["actual_available_stock"]),
-                "committed_stock": level.decimal(*keys["committed_stock"]),
-            })
-        levels.sort(key=lambda level: level["location_id"])
-        return levels
+    for array, row in _SHAPES:
+        levels = rows(fields, array, row)
+        if levels:
+            levels.sort(key=itemgetter("location_id"))
+            return levels
     return []
 
 
-def item(record: Mapping[str, Any]) -> Record:
-    """An item record (`tds.Item`)."""
-    f = Fields(record, "item")
-    return {
-        "item_id": f.required_text("item_id"),
-        "name": f.required_text("name", "item_name"),
-        "sku": f.text("sku"),
-        "status": f.text("status"),
-        "item_type": f.text("item_type"),
-        "product_type": f.text("product_type"),
-        "unit": f.text("unit"),
-        "description": f.text("description"),
-        "rate": f.decimal("rate"),
-        "purchase_rate": f.decimal("purchase_rate"),
-        "stock_on_hand": f.decimal("stock_on_hand"),
-        "available_stock": f.decimal("available_stock"),
-        "actual_available_stock": f.decimal("actual_available_stock"),
-        "reorder_level": f.decimal("reorder_level"),
-        "image_id": f.text("image_id", "image_document_id"),
-        "image_name": f.text("image_name"),
-        "image_type": f.text("image_type"),
-        "stock": stock_levels(f),
-        "created_at": f.time("created_time"),
-        "modified_at": f.time("last_modified_time"),
-    }
+item = compile_plan("item", (
+    ("item_id", REQUIRED_TEXT, "item_id"),
+    ("name", REQUIRED_TEXT, "name", "item_name"),
+    ("sku", TEXT, "sku"),
+    ("status", TEXT, "status"),
+    ("item_type", TEXT, "item_type"),
+    ("product_type", TEXT, "product_type"),
+    ("unit", TEXT, "unit"),
+    ("description", TEXT, "description"),
+    ("rate", DECIMAL, "rate"),
+    ("purchase_rate", DECIMAL, "purchase_rate"),
+    ("stock_on_hand", DECIMAL, "stock_on_hand"),
+    ("available_stock", DECIMAL, "available_stock"),
+    ("actual_available_stock", DECIMAL, "actual_available_stock"),
+    ("reorder_level", DECIMAL, "reorder_level"),
+    ("image_id", TEXT, "image_id", "image_document_id"),
+    ("image_name", TEXT, "image_name"),
+    ("image_type", TEXT, "image_type"),
+    ("stock", CUSTOM, stock_levels),
+    ("created_at", TIME, "created_time"),
+    ("modified_at", TIME, "last_modified_time"),
+))
+"""An item record (`tds.Item`)."""
 
-
-def stock(record: Mapping[str, Any]) -> Record:
-    """An item's stock snapshot from the stock sync (`tds.ItemStock`)."""
-    f = Fields(record, "stock")
-    return {
-        "item_id": f.required_text("item_id"),
-        "sku": f.text("sku"),
-        "stock_on_hand": f.decimal("stock_on_hand"),
-        "available_stock": f.decimal("available_stock"),
-        "actual_available_stock": f.decimal("actual_available_stock"),
-        "levels": stock_levels(f),
-        "created_at": f.time("created_time"),
-        "modified_at": f.time("last_modified_time"),
-    }
+stock = compile_plan("stock", (
+    ("item_id", REQUIRED_TEXT, "item_id"),
+    ("sku", TEXT, "sku"),
+    ("stock_on_hand", DECIMAL, "stock_on_hand"),
+    ("available_stock", DECIMAL, "available_stock"),
+    ("actual_available_stock", DECIMAL, "actual_available_stock"),
+    ("levels", CUSTOM, stock_levels),
+    ("created_at", TIME, "created_time"),
+    ("modified_at", TIME, "last_modified_time"),
+))
+"""An item's stock snapshot from the stock sync (`tds.ItemStock`)."""

@@ -2,62 +2,69 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
+from streams.entities.plan import (
+    CUSTOM,
+    DATE,
+    DECIMAL,
+    REQUIRED_DECIMAL,
+    REQUIRED_TEXT,
+    TEXT,
+    TIME,
+    Record,
+    compile_plan,
+    rows,
+)
 from streams.fields import Fields
 
-Record = dict[str, Any]
+
+def _applications(array: str, id_field: str, number_field: str
+                  ) -> tuple[str, Any, Any]:
+    """The CUSTOM entry reading `array`'s documents (`tds.Application`)."""
+    row = compile_plan("application", (
+        ("document_id", REQUIRED_TEXT, id_field),
+        ("document_number", TEXT, number_field),
+        ("amount_applied", REQUIRED_DECIMAL, "amount_applied"),
+    ))
+
+    def applied(fields: Fields) -> list[Record]:
+        return rows(fields, array, row)
+
+    return (array, CUSTOM, applied)
 
 
-def _applications(f: Fields, array: str, id_field: str, number_field: str) -> list[Record]:
-    applied = []
-    for row in f.rows(array):
-        line = Fields(row, f.entity_type)
-        applied.append({
-            "document_id": line.required_text(id_field),
-            "document_number": line.text(number_field),
-            "amount_applied": line.required_decimal("amount_applied"),
-        })
-    return applied
+def _payment(party: str) -> tuple[tuple[Any, ...], ...]:
+    return (
+        ("payment_id", REQUIRED_TEXT, "payment_id"),
+        ("payment_number", TEXT, "payment_number"),
+        (f"{party}_id", TEXT, f"{party}_id"),
+        (f"{party}_name", TEXT, f"{party}_name"),
+        ("status", TEXT, "status"),
+        ("date", DATE, "date"),
+        ("reference_number", TEXT, "reference_number"),
+        ("currency_code", TEXT, "currency_code"),
+        ("payment_mode", TEXT, "payment_mode"),
+        ("amount", DECIMAL, "amount"),
+    )
 
 
-def _payment(f: Fields, party: str) -> Record:
-    return {
-        "payment_id": f.required_text("payment_id"),
-        "payment_number": f.text("payment_number"),
-        f"{party}_id": f.text(f"{party}_id"),
-        f"{party}_name": f.text(f"{party}_name"),
-        "status": f.text("status"),
-        "date": f.date("date"),
-        "reference_number": f.text("reference_number"),
-        "currency_code": f.text("currency_code"),
-        "payment_mode": f.text("payment_mode"),
-        "amount": f.decimal("amount"),
-    }
+customerpayment = compile_plan("customerpayment", (
+    *_payment("customer"),
+    ("unused_amount", DECIMAL, "unused_amount"),
+    ("location_id", TEXT, "location_id"),
+    _applications("invoices", "invoice_id", "invoice_number"),
+    ("created_at", TIME, "created_time"),
+    ("modified_at", TIME, "last_modified_time", "updated_time"),
+))
+"""A customer payment (`tds.CustomerPayment`)."""
 
-
-def customerpayment(record: Mapping[str, Any]) -> Record:
-    """A customer payment (`tds.CustomerPayment`)."""
-    f = Fields(record, "customerpayment")
-    return {
-        **_payment(f, "customer"),
-        "unused_amount": f.decimal("unused_amount"),
-        "location_id": f.text("location_id"),
-        "invoices": _applications(f, "invoices", "invoice_id", "invoice_number"),
-        "created_at": f.time("created_time"),
-        "modified_at": f.time("last_modified_time", "updated_time"),
-    }
-
-
-def vendorpayment(record: Mapping[str, Any]) -> Record:
-    """A vendor payment (`tds.VendorPayment`)."""
-    f = Fields(record, "vendorpayment")
-    return {
-        **_payment(f, "vendor"),
-        "balance": f.decimal("balance"),
-        "location_id": f.text("location_id"),
-        "bills": _applications(f, "bills", "bill_id", "bill_number"),
-        "created_at": f.time("created_time"),
-        "modified_at": f.time("last_modified_time", "updated_time"),
-    }
+vendorpayment = compile_plan("vendorpayment", (
+    *_payment("vendor"),
+    ("balance", DECIMAL, "balance"),
+    ("location_id", TEXT, "location_id"),
+    _applications("bills", "bill_id", "bill_number"),
+    ("created_at", TIME, "created_time"),
+    ("modified_at", TIME, "last_modified_time", "updated_time"),
+))
+"""A vendor payment (`tds.VendorPayment`)."""

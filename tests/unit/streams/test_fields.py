@@ -8,7 +8,16 @@ from decimal import Decimal
 import pytest
 
 from streams.errors import InvalidEvent
-from streams.fields import Fields, to_bool, to_date, to_decimal, to_int, to_text, to_utc
+from streams.fields import (
+    Fields,
+    plain_decimal,
+    to_bool,
+    to_date,
+    to_decimal,
+    to_int,
+    to_text,
+    to_utc,
+)
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
@@ -72,3 +81,20 @@ def test_field_errors_name_the_entity_and_field() -> None:
     assert Fields({"a": "", "b": "2"}, "item").text("a", "b") == "2"
     with pytest.raises(InvalidEvent, match="not a list of objects"):
         Fields({"line_items": [1]}, "invoice").rows("line_items")
+
+
+@pytest.mark.parametrize("text", ["129.00", " 1.5 ", "-0.0000005", "1_000", "9" * 22,
+                                  "NaN", "sNaN", "-Infinity", "1e400", "cheap", "", " "])
+def test_plain_decimal_is_to_decimal_or_stands_aside(text: str) -> None:
+    number = plain_decimal(text)
+    if number is None:  # not the plain case: to_decimal's checked path decides
+        return
+    checked = Decimal(text.strip()).quantize(Decimal("0.000001"))
+    assert (str(number), str(to_decimal(text))) == (str(checked), str(checked))
+
+
+@pytest.mark.parametrize("text", ["NaN", "sNaN", "-Infinity", "1e400", "cheap", " ", "9" * 23])
+def test_strings_that_are_no_decimal_still_fail(text: str) -> None:
+    assert plain_decimal(text) is None
+    with pytest.raises(ValueError):
+        to_decimal(text)

@@ -176,6 +176,20 @@ async def test_a_retry_keeps_its_first_offset_as_its_version() -> None:
     assert synced(result).version_offset == 41
 
 
+def test_attempt_of_ce_headers_alone_is_a_first_attempt() -> None:
+    from schemas.cloudevents import ce_headers
+    from streams.pipeline import attempt_of
+
+    here = Position(RT, 0, 7)
+    assert attempt_of(None, here) == attempt_of([], here) == (0, 7)
+    assert attempt_of(ce_headers("zoho.record.polled", "/tds/pollers"), here) == (0, 7)
+    failed = route_failure(RetryPolicy((1.0,)), [], Origin(RT, 0, 41, 0, "g", "streams"),
+                           FetchFailed("x")).headers
+    retried = [*ce_headers("zoho.record.polled", "/tds/pollers"),
+               *((n, v if isinstance(v, bytes) else v.encode()) for n, v in failed)]
+    assert attempt_of(retried, here) == (1, 41)
+
+
 async def test_synced_headers_are_ce_headers() -> None:
     from schemas.cloudevents import ce_headers, header_map
 

@@ -59,3 +59,15 @@ def test_a_repeated_receive_time_reads_the_same_as_a_new_one() -> None:
         event = reader.read(data, **WHERE)
         assert event == RawEvent.from_avro(decoded)
         assert event is not None and event.received_at == when
+
+
+def test_an_optional_string_with_no_such_branch_is_a_codec_error() -> None:
+    event = raw("item", item("1"), run="r1")
+    data = event.encode()
+    # entity_id's branch byte follows the four leading strings (each short here)
+    pos = 10
+    for text in (event.event_id, event.source, event.org_id, event.entity_type):
+        pos += 1 + len(text.encode())
+    assert data[pos] == 2  # a string
+    with pytest.raises(CodecError, match="branch"):
+        READER.read(data[:pos] + b"\x04" + data[pos + 1:], **WHERE)
