@@ -111,19 +111,27 @@ def to_text(value: Any) -> str | None:
     raise ValueError(f"{type(value).__name__} is not text")
 
 
+_INT32 = 2**31  # the output schema's whole numbers are Avro `int`
+
+
 def to_int(value: Any) -> int | None:
-    """A whole number (int, integral float or numeric string); `""` and None are None."""
+    """A 32-bit whole number (int, integral float or numeric string); `""` and None are
+    None. Out of range is invalid here, not a codec failure after the version rule."""
     if value is None or value == "":
         return None
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is a boolean, not a whole number")
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    raise ValueError(f"{value!r} is not a whole number")
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        number = int(value.strip())
+    else:
+        raise ValueError(f"{value!r} is not a whole number")
+    if not -_INT32 <= number < _INT32:
+        raise ValueError(f"{value!r} is out of range for a 32-bit whole number")
+    return number
 
 
 def to_bool(value: Any) -> bool:

@@ -63,6 +63,10 @@ def test_bad_timestamps_dates_and_types() -> None:
     with pytest.raises(ValueError):
         to_text({"a": 1})
     assert (to_int("30"), to_int(30.0), to_int("")) == (30, 30, None)
+    assert (to_int(2**31 - 1), to_int(str(-2**31))) == (2**31 - 1, -2**31)
+    for too_big in (2**31, -2**31 - 1, "2147483648", 1e10):  # the schema's int is 32-bit
+        with pytest.raises(ValueError, match="out of range"):
+            to_int(too_big)
     with pytest.raises(ValueError):
         to_int(2.5)
     assert (to_bool("true"), to_bool(0), to_bool(None)) == (True, False, False)
