@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.report import charts
+from bench.report import chaos, charts
 from bench.report.runner import BENCHES, OUT, ROOT, RUNS, run_all
 from tds.settings import find_services_env, load_env_file
 
@@ -169,7 +169,7 @@ def seed_table(out: dict[str, dict[str, Any] | None]) -> list[str]:
         "| success rate | 99.3% | "
         + (f"{100 * ok / sent:.2f}% of {sent:,} webhooks accepted at sustained rates"
            if sent else NOT_MEASURED)
-        + " | bench/webhook (2xx ÷ sent); " + _chaos_losses(out["chaos"]) + " |")
+        + " | bench/webhook (2xx ÷ sent); " + chaos.losses(out["chaos"]) + " |")
     if stock is not None:
         verdict = "within" if stock["ok"] and stock["wall_s"] < 300 else "NOT within"
         stock_cell = (f"{stock['wall_s'] / 60:.2f} min ({stock['wall_s']:.0f} s; "
@@ -367,53 +367,6 @@ def _e2e_section(doc: dict[str, Any] | None) -> list[str]:
     return [*lines, ""]
 
 
-def _chaos_losses(doc: dict[str, Any] | None) -> str:
-    """The success-rate row's note on losses under faults."""
-    if doc is None:
-        return "losses under faults: the chaos run (tests/chaos) was not run"
-    totals = doc["totals"]
-    applied = sum(1 for f in doc["faults"] if not f["skipped"])
-    return (f"under {applied} faults (tests/chaos): lost {totals['lost']}, duplicated "
-            f"{totals['duplicates']}, stale {totals['stale']}")
-
-
-def _chaos_section(doc: dict[str, Any] | None) -> list[str]:
-    """The long chaos run: each fault's recovery, the final comparison, the dead letters."""
-    if doc is None:
-        return [NOT_MEASURED, ""]
-    from tests.chaos.scenario import failures
-    from tests.support.pipeline import PROBLEMS
-
-    config = doc["config"]
-    lines = [f"`tds up` ({config['workers']} workers, {config['projectors']} projectors, web, "
-             f"relay, pollers) on the simulator with duplicated, reordered and dropped "
-             f"webhooks; seed {doc['seed']}; initial full sync {doc.get('initial_sync_s')} s, "
-             f"chaos phase {doc.get('chaos_s')} s, then a final sync and the comparison with "
-             "the simulator's ground truth. Recovery: from the end of a fault until probe "
-             "edits are in the read models and health says healthy.", "",
-             "| fault | target | at (s) | lasted (s) | recovery (s) |",
-             "| --- | --- | ---: | ---: | ---: |"]
-    for f in doc["faults"]:
-        recovered = "—" if f["recovery_s"] is None else _f(f["recovery_s"])
-        lines.append(f"| {f['kind']} | {f['target'] or f['skipped']} | {f['at_s']} | "
-                     f"{f['duration_s']} | {recovered} |")
-    totals = doc["totals"]
-    exits = doc.get("unexpected_exits", [])
-    dead = doc.get("dead_letters_by_reason", {})
-    lines += ["", "| " + " | ".join(PROBLEMS) + " |", "|" + " ---: |" * len(PROBLEMS),
-              "| " + " | ".join(str(totals[k]) for k in PROBLEMS) + " |", "",
-              f"- Dead letters: {sum(dead.values())}, "
-              f"{len(doc['unexplained_dead_letters'])} not explained by a fault"
-              + ("; " + "; ".join(f"{k}: {v}" for k, v in sorted(dead.items())) if dead
-                 else "") + ".",
-              f"- Process exits no fault explains: {len(exits)}"
-              + ("".join(f"\n  - `{line}`" for line in exits)),
-              f"- Secrets in the processes' log: "
-              f"{', '.join(doc.get('secrets_in_log', [])) or 'none'}.",
-              f"- Verdict: {'; '.join(failures(doc)) or 'PASS'}.", ""]
-    return lines
-
-
 def _span(runs: dict[str, Any]) -> str:
     """When the benchmarks behind this page ran (a `--only` rerun keeps the others')."""
     entries = list(runs.get("benchmarks", {}).values())
@@ -472,7 +425,7 @@ def render(runs: dict[str, Any]) -> str:
         "## Peers", "", *peers(out), "",
         "## End to end (bench/e2e)", "", *_e2e_section(out["e2e"]),
         "## Admin API (bench/api)", "", *_api_section(out["api"]),
-        "## Under faults (tests/chaos, `make chaos`)", "", *_chaos_section(out["chaos"]),
+        "## Under faults (tests/chaos, `make chaos`)", "", *chaos.section(out["chaos"]),
         "## Charts", "",
     ]
     lines += [f"![{title}]({path.relative_to(REPORT.parent).as_posix()})\n"
