@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.entities.plan import DECIMAL, INTEGER, REQUIRED_TEXT, TEXT, TIME, compile_plan
+from streams.entities.plan import DECIMAL, INTEGER, REQUIRED_TEXT, STAMPS, TEXT, compile_plan
 
 contact = compile_plan("contact", (
     ("contact_id", REQUIRED_TEXT, "contact_id"),
@@ -17,7 +17,6 @@ contact = compile_plan("contact", (
     ("payment_terms", INTEGER, "payment_terms"),
     ("outstanding_receivable_amount", DECIMAL, "outstanding_receivable_amount"),
     ("outstanding_payable_amount", DECIMAL, "outstanding_payable_amount"),
-    ("created_at", TIME, "created_time"),
-    ("modified_at", TIME, "last_modified_time", "updated_time"),
+    *STAMPS,
 ))
 """A contact record."""

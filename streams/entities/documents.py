@@ -11,8 +11,8 @@ from streams.entities.plan import (
     DECIMAL,
     REQUIRED_DECIMAL,
     REQUIRED_TEXT,
+    STAMPS,
     TEXT,
-    TIME,
     Record,
     compile_plan,
 )
@@ -75,8 +75,7 @@ def _common(id_field: str, number_field: str, party: str) -> tuple[tuple[Any, ..
 _TAIL: tuple[tuple[Any, ...], ...] = (
     ("location_id", TEXT, "location_id", "warehouse_id"),
     ("line_items", CUSTOM, line_items),
-    ("created_at", TIME, "created_time"),
-    ("modified_at", TIME, "last_modified_time", "updated_time"),
+    *STAMPS,
 )
 
 salesorder = compile_plan("salesorder", (

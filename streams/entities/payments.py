@@ -10,8 +10,8 @@ from streams.entities.plan import (
     DECIMAL,
     REQUIRED_DECIMAL,
     REQUIRED_TEXT,
+    STAMPS,
     TEXT,
-    TIME,
     Record,
     compile_plan,
     rows,
@@ -54,8 +54,7 @@ customerpayment = compile_plan("customerpayment", (
     ("unused_amount", DECIMAL, "unused_amount"),
     ("location_id", TEXT, "location_id"),
     _applications("invoices", "invoice_id", "invoice_number"),
-    ("created_at", TIME, "created_time"),
-    ("modified_at", TIME, "last_modified_time", "updated_time"),
+    *STAMPS,
 ))
 """A customer payment (`tds.CustomerPayment`)."""
 
@@ -64,7 +63,6 @@ vendorpayment = compile_plan("vendorpayment", (
     ("balance", DECIMAL, "balance"),
     ("location_id", TEXT, "location_id"),
     _applications("bills", "bill_id", "bill_number"),
-    ("created_at", TIME, "created_time"),
-    ("modified_at", TIME, "last_modified_time", "updated_time"),
+    *STAMPS,
 ))
 """A vendor payment (`tds.VendorPayment`)."""

@@ -31,6 +31,12 @@ BOOLEAN = "boolean"
 CONSTANT = "constant"  # (output, CONSTANT, value)
 CUSTOM = "custom"  # (output, CUSTOM, function of the record's Fields)
 
+# Created and modified times of most records (Zoho's `updated_time` on older payloads).
+STAMPS: tuple[tuple[str, ...], ...] = (
+    ("created_at", TIME, "created_time"),
+    ("modified_at", TIME, "last_modified_time", "updated_time"),
+)
+
 # The inline common case of a kind (`x` is the source's value), else the `Fields` read.
 _FAST = {
     TEXT: "x.__class__ is str and x",
