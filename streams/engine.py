@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -41,14 +40,14 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from schemas.codec import Codec, default_codec
-from schemas.events import RawEvent
 from streams.backpressure import DownstreamGate
 from streams.config import StreamsConfig
 from streams.emit import Outbox, transactional_id
 from streams.failures import FailureRouter
 from streams.fetch import RecordFetcher
+from streams.handler import BULK_CHUNK, Counts, Handler
 from streams.ledger import Ledger
-from streams.pipeline import Position, Processor, Result
+from streams.pipeline import Processor
 from streams.state import ChangelogState
 from streams.versions import RANK_BULK, RANK_REALTIME
 from tds.kafka import MessageLike, consumer_config
@@ -56,14 +55,6 @@ from tds.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
-# Bulk events processed between two looks at the realtime consumer (~20 ms of work).
-_BULK_CHUNK = 200
-
-
-def _outcome(result: Result) -> str:
-    if result.value is not None:  # set exactly when the verdict emits
-        return "deleted" if result.op == "delete" else "changed"
-    return "unchanged"
 
 
 def consumer_settings(config: StreamsConfig) -> dict[str, Any]:
@@ -118,13 +109,11 @@ class Engine:
             ranks={config.realtime_topic: RANK_REALTIME, config.bulk_topic: RANK_BULK},
             fetcher=fetcher, codec=self._codec, source=config.source, clock=clock)
         self.router = FailureRouter(config, clock)
+        self.handler = Handler(config, processor=self.processor, outbox=self.outbox,
+                               router=self.router, metrics=self.metrics)
         self.ledger = Ledger(config, outbox=self.outbox, runs=self.runs, metrics=self.metrics,
                              codec=self._codec, clock=clock)
-        stage = config.stage
         self._raw_topics = (config.realtime_topic, config.bulk_topic)
-        self._in = {t: self.metrics.events_in.labels(t, stage) for t in self._raw_topics}
-        self._out = self.metrics.events_out.labels(config.synced_topic)
-        self._latency = self.metrics.processing_latency.labels(stage)
         self._offsets: dict[tuple[str, int], int] = {}  # next offset to commit
         # Offsets of the last periodic checkpoint, whose changelog records are in flight.
         self._held: dict[tuple[str, int], int] = {}
@@ -239,69 +228,16 @@ class Engine:
             else:
                 continue
             offsets[topic or "", message.partition() or 0] = (message.offset() or 0) + 1
-        counts: dict[tuple[str, str], tuple[int, str, str]] = {}
+        counts: Counts = {}
+        raw, versions = self.handler.raw, self.versions.__getitem__
         if realtime:
-            await self._raw(realtime, c.realtime_topic, counts)
-        for start in range(0, len(bulk), _BULK_CHUNK):
+            await raw(realtime, c.realtime_topic, counts, versions)
+        for start in range(0, len(bulk), BULK_CHUNK):
             if start:
                 await self.urgent()
-            await self._raw(bulk[start:start + _BULK_CHUNK], c.bulk_topic, counts)
+            await raw(bulk[start:start + BULK_CHUNK], c.bulk_topic, counts, versions)
         if counts:
             self.ledger.count(counts)
-
-    async def _raw(self, messages: list[MessageLike], topic: str,
-                   counts: dict[tuple[str, str], tuple[int, str, str]]) -> None:
-        processor, outbox, versions = self.processor, self.outbox, self.versions
-        synced, latency = self.config.synced_topic, self._latency
-        skipped: Counter[tuple[str, str]] = Counter()
-        emitted = 0
-        clock = time.perf_counter
-        for message in messages:
-            started = clock()
-            partition = message.partition() or 0
-            position = Position(topic, partition, message.offset() or 0)
-            raw: RawEvent | None = None
-            try:
-                raw = processor.decode(message.value(), position)
-                result = await processor.process(raw, message.headers(), position,
-                                                 versions[partition])
-            except Exception as exc:
-                self._fail(message, position, exc, raw, counts)
-            else:
-                if result.value is not None:
-                    outbox.send(synced, result.key, result.value, result.headers, partition)
-                    emitted += 1
-                else:
-                    skipped[result.entity_type, result.verdict.value] += 1
-                if result.sync_run_id and result.attempt == 0:
-                    _add(counts, result.sync_run_id, _outcome(result), raw)
-            latency.observe(clock() - started)
-        self._in[topic].inc(len(messages))
-        if emitted:
-            self._out.inc(emitted)
-        for (entity_type, reason), n in skipped.items():
-            self.metrics.events_skipped.labels(entity_type, reason).inc(n)
-
-    def _fail(self, message: MessageLike, position: Position, error: Exception,
-              raw: RawEvent | None, counts: dict[tuple[str, str], tuple[int, str, str]]
-              ) -> None:
-        failed = self.router.route(
-            key=message.key(), value=message.value(), headers=message.headers(),
-            topic=position.topic, partition=position.partition, offset=position.offset,
-            timestamp_ms=message.timestamp()[1], error=error)
-        where = {"topic": position.topic, "partition": position.partition,
-                 "offset": position.offset}
-        if failed.dead:
-            logger.error("%s[%d]@%d → %s (%s): %s", position.topic, position.partition,
-                         position.offset, failed.topic, failed.reason, error, extra=where)
-            self.metrics.dead_letters.labels(self.config.stage, failed.reason).inc()
-        else:
-            logger.warning("%s[%d]@%d → %s: %r", position.topic, position.partition,
-                           position.offset, failed.topic, error, extra=where)
-            self.metrics.retries_scheduled.labels(self.config.stage, str(failed.attempt)).inc()
-        self.outbox.send(failed.topic, failed.key, failed.value, failed.headers)
-        if raw is not None and raw.sync_run_id and failed.attempt == 1:
-            _add(counts, raw.sync_run_id, "failed", raw)
 
     # -- durability ----------------------------------------------------------------------
 
@@ -380,12 +316,3 @@ class Engine:
         self._offsets.clear()
         self._held.clear()
 
-
-def _add(counts: dict[tuple[str, str], tuple[int, str, str]], run_id: str, outcome: str,
-         raw: RawEvent | None) -> None:
-    key = (run_id, outcome)
-    seen = counts.get(key)
-    if seen is None:
-        counts[key] = (1, raw.source if raw else "", raw.org_id if raw else "")
-    else:
-        counts[key] = (seen[0] + 1, seen[1], seen[2])

@@ -11,8 +11,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from typing import Protocol
 
 import orjson
 
@@ -25,7 +26,6 @@ from streams.config import StreamsConfig
 from streams.emit import Outbox
 from streams.pipeline import micros
 from streams.runs import COUNTED_BY, RunState, apply, count_message, poller_message, tick_message
-from streams.state import ChangelogState
 from tds.kafka import MessageLike
 from tds.metrics import Metrics
 
@@ -34,10 +34,33 @@ logger = logging.getLogger(__name__)
 DONE_RUN_RETENTION_S = 86_400.0
 
 
+class RunsPartition(Protocol):
+    """The runs of one ledger partition: packed `RunState` bytes by run id."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+    def __setitem__(self, key: bytes, value: bytes) -> None: ...
+    def delete(self, key: bytes) -> None: ...
+
+
+class RunsListing(Protocol):
+    """What the idle-run check reads of one partition."""
+
+    def items(self) -> Iterable[tuple[bytes, bytes]]: ...
+
+
+class RunsState(Protocol):
+    """The runs of the ledger partitions this worker owns (`streams.state.ChangelogState`
+    in the batched engine, the faust `runs` table in the faust engine)."""
+
+    def __contains__(self, partition: object) -> bool: ...
+    def __getitem__(self, partition: int) -> RunsPartition: ...
+    def items(self) -> Iterator[tuple[int, RunsListing]]: ...
+
+
 class Ledger:
     """Folds ledger messages into the runs of the ledger partitions this worker owns."""
 
-    def __init__(self, config: StreamsConfig, *, outbox: Outbox, runs: ChangelogState,
+    def __init__(self, config: StreamsConfig, *, outbox: Outbox, runs: RunsState,
                  metrics: Metrics, codec: Codec, clock: Callable[[], datetime]) -> None:
         self._config = config
         self._outbox = outbox

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from pathlib import Path
 from types import FrameType
 
 from streams.backpressure import DownstreamGate
 from streams.config import StreamsConfig
 from streams.engine import Engine
+from streams.faust_app import FaustEngine
 from streams.fetch import LazyFetcher, RecordFetcher
 from streams.topics import checked
 from tds.metrics import Metrics
@@ -17,16 +19,28 @@ from tds.metrics import Metrics
 logger = logging.getLogger(__name__)
 
 
+def _gate(config: StreamsConfig) -> DownstreamGate | None:
+    if config.max_downstream_lag <= 0:
+        return None
+    return DownstreamGate.create(config.bootstrap, group=config.downstream_group,
+                                 topic=config.synced_topic, partitions=config.partitions,
+                                 max_lag=config.max_downstream_lag)
+
+
 def build(config: StreamsConfig, *, fetcher: RecordFetcher,
           metrics: Metrics | None = None) -> Engine:
-    """The engine for `config` after checking (and completing) its topics on the broker."""
+    """The batched engine for `config` after checking (and completing) its topics."""
     config = checked(config)
-    gate = None
-    if config.max_downstream_lag > 0:
-        gate = DownstreamGate.create(config.bootstrap, group=config.downstream_group,
-                                     topic=config.synced_topic, partitions=config.partitions,
-                                     max_lag=config.max_downstream_lag)
-    return Engine(config, fetcher=fetcher, metrics=metrics, gate=gate)
+    return Engine(config, fetcher=fetcher, metrics=metrics, gate=_gate(config))
+
+
+def build_faust(config: StreamsConfig, *, fetcher: RecordFetcher, metrics: Metrics | None = None,
+                store: str = "memory://", data_dir: Path | None = None,
+                concurrency: int = 1) -> FaustEngine:
+    """The faust engine for `config` after checking (and completing) its topics."""
+    config = checked(config)
+    return FaustEngine(config, fetcher=fetcher, metrics=metrics, gate=_gate(config),
+                       store=store, data_dir=data_dir, concurrency=concurrency)
 
 
 async def _serve(engine: Engine) -> None:

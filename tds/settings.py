@@ -160,7 +160,12 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("TDS_WORKER_COUNT", "worker_count", _int(1, 64), "3",
              "Stream worker processes started by `tds up`"),
     Variable("TDS_WORKER_THREADS", "worker_threads", _int(1, 64), "1",
-             "Concurrent event handlers per agent inside one worker process"),
+             "Faust engine: concurrent instances of each raw-topic agent in one worker process "
+             "(helps while pings wait on Zoho); the batched engine refuses more than 1 "
+             "(scale it with TDS_WORKER_COUNT)"),
+    Variable("TDS_STREAM_ENGINE", "stream_engine", _choice(("faust", "batched")), "faust",
+             "What hosts the stream pipeline in `tds worker`: `faust` agents or the `batched` "
+             "confluent-kafka loop"),
     Variable("TDS_BATCH_SIZE", "batch_size", _int(1, 10000), "100",
              "Records per Zoho page request / projector transaction"),
     Variable("TDS_RETRY_MAX_ATTEMPTS", "retry_max_attempts", _int(0, 20), "5",
@@ -212,6 +217,7 @@ class Settings:
     api_token: Secret
     worker_count: int
     worker_threads: int
+    stream_engine: str
     batch_size: int
     retry_max_attempts: int
     retry_backoff_s: float

@@ -7,8 +7,10 @@ import importlib
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 
+from tds.errors import TDSError
 from tds.logs import configure
 from tds.metrics import Metrics
 from tds.settings import Settings
@@ -23,15 +25,21 @@ def register(sub: Any) -> None:
     parser = sub.add_parser("worker", help="run a stream worker: raw → tds.entity.synced")
     parser.add_argument("--app-id", default="tds-streams",
                         help="consumer group and prefix of the worker's internal topics")
+    parser.add_argument("--engine", choices=("faust", "batched"), default=None,
+                        help="what hosts the pipeline: faust agents or the batched "
+                             "confluent-kafka loop (default: TDS_STREAM_ENGINE, faust)")
     parser.add_argument("--guarantee", choices=("at_least_once", "exactly_once"),
                         default="at_least_once",
-                        help="processing guarantee: exactly_once commits each checkpoint's "
-                             "outputs, state and offsets in one Kafka transaction")
-    parser.add_argument("--store", default=None,
-                        help="ignored (kept for old scripts): state is held in memory and "
-                             "restored from its changelog topic")
-    parser.add_argument("--data-dir", default=None,
-                        help="ignored (kept for old scripts), as --store")
+                        help="processing guarantee: exactly_once (batched engine only) commits "
+                             "each checkpoint's outputs, state and offsets in one Kafka "
+                             "transaction")
+    parser.add_argument("--store", default=None, choices=("memory://", "rocksdb://"),
+                        help="faust engine: where its tables live between checkpoints "
+                             "(default memory://, rebuilt from the changelogs at start; "
+                             "rocksdb:// keeps them on disk and reads only what is new)")
+    parser.add_argument("--data-dir", default=None, type=Path,
+                        help="faust engine: folder of the rocksdb:// tables "
+                             "(default .tds/faust)")
     parser.add_argument("--batch-max", type=int, default=None,
                         help="most messages processed per batch (default 1000)")
     parser.add_argument("--max-downstream-lag", type=int, default=None, metavar="MESSAGES",
@@ -105,10 +113,42 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         deadletter_topic=args.deadletter_topic,
         retry_prefix=args.retry_prefix,
     )
+    engine_kind = args.engine or settings.stream_engine
+    refusal = _refusal(engine_kind, args, settings)
+    if refusal:
+        raise TDSError(refusal)
     metrics = Metrics.create()
-    engine = build(config, fetcher=_fetcher(args, settings), metrics=metrics)
     if args.metrics_port:
         from prometheus_client import start_http_server
 
         start_http_server(args.metrics_port, addr="127.0.0.1", registry=metrics.registry)
-    return run_worker(engine)
+    if engine_kind == "batched":
+        return run_worker(build(config, fetcher=_fetcher(args, settings), metrics=metrics))
+    from streams.faust_worker import run as run_faust
+    from streams.worker import build_faust
+
+    engine = build_faust(config, fetcher=_fetcher(args, settings), metrics=metrics,
+                         store=args.store or "memory://",
+                         data_dir=args.data_dir or Path(".tds/faust"),
+                         concurrency=settings.worker_threads)
+    return run_faust(engine)
+
+
+def _refusal(engine: str, args: argparse.Namespace, settings: Settings) -> str | None:
+    """Why these options cannot run on `engine` (and what to use instead), if they can't."""
+    if engine == "batched":
+        if args.store or args.data_dir:
+            return ("--store and --data-dir apply to the faust engine; the batched engine "
+                    "keeps its state in memory and restores it from the changelog topics")
+        if settings.worker_threads > 1:
+            return ("TDS_WORKER_THREADS > 1 applies to the faust engine (agent concurrency); "
+                    "the batched engine runs one loop per process: scale it with "
+                    "TDS_WORKER_COUNT or `tds up --workers N`")
+        return None
+    if args.guarantee == "exactly_once":
+        return ("--guarantee exactly_once is offered by the batched engine only "
+                "(--engine batched): the faust engine's outputs and offsets are not one "
+                "Kafka transaction")
+    if args.data_dir and args.store != "rocksdb://":
+        return "--data-dir holds rocksdb:// tables: add --store rocksdb://"
+    return None

@@ -15,3 +15,10 @@ def stream_topics(kafka_bootstrap: str, topic_factory: Callable[..., str]) -> It
     topics = make_topics(kafka_bootstrap, topic_factory)
     yield topics
     drop_retry_topics(kafka_bootstrap, topics)
+
+
+@pytest.fixture(params=["faust", "batched"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """Each contract test runs on both stream engines."""
+    engine: str = request.param
+    return engine

@@ -76,6 +76,7 @@ class Worker:
     app_id: str
     log_dir: Path
     guarantee: str = "at_least_once"
+    engine: str = "faust"
     fetcher_records: dict[str, Any] | None = None
     retry_backoff_s: float = 0.3
     extra_args: list[str] = field(default_factory=list)
@@ -90,7 +91,7 @@ class Worker:
                    TDS_RETRY_BACKOFF_SECONDS=str(self.retry_backoff_s),
                    TDS_LOG_LEVEL="INFO", PYTHONPATH=str(ROOT))
         args = [sys.executable, "-m", "tds.cli", "worker", "--app-id", self.app_id,
-                "--guarantee", self.guarantee,
+                "--engine", self.engine, "--guarantee", self.guarantee,
                 "--session-timeout", "6",
                 "--realtime-topic", self.topics.realtime, "--bulk-topic", self.topics.bulk,
                 "--synced-topic", self.topics.synced, "--sync-runs-topic", self.topics.runs,

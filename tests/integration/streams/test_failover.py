@@ -33,6 +33,11 @@ VERSIONS = 6
 GUARANTEE = os.environ.get("TDS_TEST_GUARANTEE", "at_least_once")
 
 
+def _guarantee(engine: str) -> str:
+    """TDS_TEST_GUARANTEE where the engine offers it (exactly_once: batched only)."""
+    return GUARANTEE if engine == "batched" else "at_least_once"
+
+
 def _history(keys: int) -> list[RawEvent]:
     """Every key in VERSIONS versions, published in version order."""
     return [raw("item", item(f"k{k}", name=f"v{v}", modified=T0 + timedelta(seconds=v)),
@@ -64,11 +69,12 @@ def _records_in(bootstrap: str, topic: str) -> int:
 
 
 def test_sigkill_mid_stream_loses_nothing_and_state_recovers(
-        kafka_bootstrap: str, stream_topics: Topics, tmp_path: Path) -> None:
+        engine: str, kafka_bootstrap: str, stream_topics: Topics, tmp_path: Path) -> None:
     keys = 800
     produce(kafka_bootstrap, stream_topics.bulk, _history(keys))
     app_id = f"test-kill-{uuid.uuid4().hex[:8]}"
-    worker = Worker(kafka_bootstrap, stream_topics, app_id, tmp_path, guarantee=GUARANTEE)
+    worker = Worker(kafka_bootstrap, stream_topics, app_id, tmp_path,
+                    guarantee=_guarantee(engine), engine=engine)
     reader = Reader(kafka_bootstrap, f"reader-{uuid.uuid4().hex[:8]}", [stream_topics.synced])
     with running(worker):
         reader.read(lambda ms: len(ms) >= 1000, 60)
@@ -95,6 +101,18 @@ def test_sigkill_mid_stream_loses_nothing_and_state_recovers(
     assert {e.record["name"] for e in last.values() if e.record} == {f"v{VERSIONS - 1}"}
 
 
+def test_exactly_once_is_refused_on_the_faust_engine(
+        kafka_bootstrap: str, stream_topics: Topics, tmp_path: Path) -> None:
+    """The faust engine does not offer exactly_once: the worker stops at once, saying
+    what to use instead, rather than running with a weaker guarantee."""
+    worker = Worker(kafka_bootstrap, stream_topics, f"test-eos-{uuid.uuid4().hex[:8]}",
+                    tmp_path, guarantee="exactly_once", engine="faust").start()
+    assert worker.process is not None
+    assert worker.process.wait(60) == 1
+    worker.stop()
+    assert "--engine batched" in worker.logs()
+
+
 def test_exactly_once_outputs_commit_with_the_offsets(
         kafka_bootstrap: str, stream_topics: Topics, tmp_path: Path) -> None:
     """Steady state: every output is inside a transaction and no version is published
@@ -102,7 +120,7 @@ def test_exactly_once_outputs_commit_with_the_offsets(
     keys = 300
     produce(kafka_bootstrap, stream_topics.bulk, _history(keys))
     worker = Worker(kafka_bootstrap, stream_topics, f"test-eos-{uuid.uuid4().hex[:8]}",
-                    tmp_path, guarantee="exactly_once")
+                    tmp_path, guarantee="exactly_once", engine="batched")
     reader = Reader(kafka_bootstrap, f"reader-{uuid.uuid4().hex[:8]}", [stream_topics.synced])
     with running(worker):
         reader.read(_all_final(reader, stream_topics.synced, keys), 90)
@@ -116,14 +134,15 @@ def test_exactly_once_outputs_commit_with_the_offsets(
 
 
 def test_three_workers_share_the_partitions_and_survive_one_killed(
-        kafka_bootstrap: str, topic_factory: Callable[..., str], tmp_path: Path) -> None:
+        engine: str, kafka_bootstrap: str, topic_factory: Callable[..., str],
+        tmp_path: Path) -> None:
     topics = make_topics(kafka_bootstrap, topic_factory, partitions=6)
     try:
         keys = 1200
         produce(kafka_bootstrap, topics.bulk, _history(keys))
         app_id = f"test-three-{uuid.uuid4().hex[:8]}"
         workers = [Worker(kafka_bootstrap, topics, app_id, tmp_path,
-                          guarantee=GUARANTEE) for _ in range(3)]
+                          guarantee=_guarantee(engine), engine=engine) for _ in range(3)]
         reader = Reader(kafka_bootstrap, f"reader-{uuid.uuid4().hex[:8]}", [topics.synced])
         admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
         with running(*workers):
@@ -145,3 +164,41 @@ def test_three_workers_share_the_partitions_and_survive_one_killed(
         assert _all_final(reader, topics.synced, keys)(reader.messages)
     finally:
         drop_retry_topics(kafka_bootstrap, topics)
+
+
+def test_switching_engines_keeps_the_state(
+        kafka_bootstrap: str, stream_topics: Topics, tmp_path: Path) -> None:
+    """Batched, then faust, then batched again on one app id: each engine restores the
+    other's changelogs, so records that did not change are not emitted again."""
+    keys = 200
+    app_id = f"test-switch-{uuid.uuid4().hex[:8]}"
+    reader = Reader(kafka_bootstrap, f"reader-{uuid.uuid4().hex[:8]}", [stream_topics.synced])
+    emitted: list[int] = []
+    try:
+        for round_, engine in enumerate(("batched", "faust", "batched")):
+            # The same snapshots again each round (a later received time, same content).
+            produce(kafka_bootstrap, stream_topics.bulk, [
+                raw("item", item(f"k{k}", name="v1", modified=T0), source="poll.full",
+                    kind="snapshot", received=T0 + timedelta(minutes=round_ + 1))
+                for k in range(keys)])
+            marker = f"marker-{round_}"
+            produce(kafka_bootstrap, stream_topics.bulk, [raw(
+                "item", item(marker, modified=T0), source="poll.full", kind="snapshot")])
+            before = len(reader.messages)
+            with running(Worker(kafka_bootstrap, stream_topics, app_id, tmp_path,
+                                engine=engine)):
+                # The marker is behind the snapshots only on its own partition: wait for
+                # it, then until nothing more comes for 3 s.
+                def marked(ms: list[Message], m: str = marker) -> bool:
+                    return any(e.entity_id == m for e in synced(ms, stream_topics.synced))
+
+                reader.read(marked, 60)
+                count = -1
+                while count != len(reader.messages):
+                    count = len(reader.messages)
+                    reader.read(lambda ms: len(ms) > count, 3)  # noqa: B023
+            emitted.append(len(reader.messages) - before)
+    finally:
+        reader.close()
+    assert emitted[0] == keys + 1, emitted
+    assert emitted[1:] == [1, 1], f"records re-emitted after an engine switch: {emitted}"

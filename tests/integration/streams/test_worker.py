@@ -35,7 +35,7 @@ def _publish_run(bootstrap: str, topic: str, run_id: str, status: str, sent: int
 
 
 def test_out_of_order_and_duplicate_deliveries_end_in_the_latest_state(
-        kafka_bootstrap: str, stream_topics: Topics, tmp_path: Path) -> None:
+        engine: str, kafka_bootstrap: str, stream_topics: Topics, tmp_path: Path) -> None:
     rng = random.Random(7)
     keys, versions = [f"k{i}" for i in range(20)], 4
     run_id = f"run-{uuid.uuid4().hex[:8]}"
@@ -58,7 +58,7 @@ def test_out_of_order_and_duplicate_deliveries_end_in_the_latest_state(
     _publish_run(kafka_bootstrap, stream_topics.runs, run_id, "completed", sent=len(bulk))
 
     worker = Worker(kafka_bootstrap, stream_topics, f"test-order-{uuid.uuid4().hex[:8]}",
-                    tmp_path)
+                    tmp_path, engine=engine)
     reader = Reader(kafka_bootstrap, f"reader-{uuid.uuid4().hex[:8]}",
                     [stream_topics.synced, stream_topics.runs])
 
@@ -94,14 +94,14 @@ def test_out_of_order_and_duplicate_deliveries_end_in_the_latest_state(
 
 
 def test_poison_reaches_the_dead_letters_after_n_attempts_while_others_flow(
-        kafka_bootstrap: str, stream_topics: Topics, tmp_path: Path) -> None:
+        engine: str, kafka_bootstrap: str, stream_topics: Topics, tmp_path: Path) -> None:
     import threading
 
     from consumers.relay import Relay, RelayConfig
 
     worker = Worker(kafka_bootstrap, stream_topics, f"test-poison-{uuid.uuid4().hex[:8]}",
                     tmp_path, fetcher_records={"records": {}, "broken": ["666"]},
-                    retry_backoff_s=0.3)
+                    retry_backoff_s=0.3, engine=engine)
     relay = Relay(RelayConfig(kafka_bootstrap,
                               tuple(stream_topics.retry(n) for n in range(1, 4)),
                               group=f"relay-{uuid.uuid4().hex[:8]}", poll_timeout_s=0.2))
@@ -146,12 +146,12 @@ def test_poison_reaches_the_dead_letters_after_n_attempts_while_others_flow(
 
 @pytest.mark.slow
 def test_a_bulk_backlog_does_not_delay_realtime_events(
-        kafka_bootstrap: str, stream_topics: Topics, tmp_path: Path) -> None:
+        engine: str, kafka_bootstrap: str, stream_topics: Topics, tmp_path: Path) -> None:
     backlog = [raw("item", item(f"b{n}"), source="poll.full", kind="snapshot")
                for n in range(BACKLOG)]
     produce(kafka_bootstrap, stream_topics.bulk, backlog)
     worker = Worker(kafka_bootstrap, stream_topics, f"test-backlog-{uuid.uuid4().hex[:8]}",
-                    tmp_path, guarantee="at_least_once")
+                    tmp_path, guarantee="at_least_once", engine=engine)
     reader = Reader(kafka_bootstrap, f"reader-{uuid.uuid4().hex[:8]}", [stream_topics.synced])
     latencies: list[float] = []
     warm = Producer(producer_config(kafka_bootstrap, **{"linger.ms": 1}))
