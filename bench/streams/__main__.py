@@ -193,11 +193,11 @@ def _count(bootstrap: str, topic: str) -> int:
 
 
 def _worker(bootstrap: str, topics: Topics, app_id: str, guarantee: str,
-            log: Path) -> subprocess.Popen[bytes]:
+            log: Path, engine: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=bootstrap, TDS_RETRY_MAX_ATTEMPTS="1",
                TDS_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
-    args = [sys.executable, "-m", "tds.cli", "worker", "--app-id", app_id, "--guarantee",
-            guarantee, "--realtime-topic", topics.names["realtime"],
+    args = [sys.executable, "-m", "tds.cli", "worker", "--app-id", app_id, "--engine", engine,
+            "--guarantee", guarantee, "--realtime-topic", topics.names["realtime"],
             "--bulk-topic", topics.names["bulk"],
             "--synced-topic", topics.names["synced"], "--sync-runs-topic",
             topics.names["runs"], "--deadletter-topic", topics.names["dlq"],
@@ -228,16 +228,16 @@ def _profile(pid: int, path: Path, busy: threading.Event, duration_s: int
 
 def run_workers(bootstrap: str, admin: AdminClient, *, count: int, partitions: int, seed: str,
                 processes: int, guarantee: str, resync: bool = False,
-                profile: Path | None = None) -> Result:
-    """N `tds worker` processes over a fresh backlog."""
-    topics = Topics(admin, partitions, f"w{processes}{guarantee[:2]}")
+                profile: Path | None = None, engine: str = "faust") -> Result:
+    """N `tds worker` processes of `engine` over a fresh backlog."""
+    topics = Topics(admin, partitions, f"w{processes}{guarantee[:2]}{engine[0]}")
     app_id = f"bench-{topics.tag}"
     _fill(bootstrap, topics.names["bulk"], _backlog(count, f"run-{seed}"))
     if resync:  # the same records again: every one is skipped as unchanged
         _fill(bootstrap, topics.names["bulk"], _backlog(count, f"run2-{seed}"))
     workdir = Path(tempfile.mkdtemp(prefix="bench-streams-"))
     procs = [_worker(bootstrap, topics, app_id, guarantee,
-                     workdir / f"w{n}.log") for n in range(processes)]
+                     workdir / f"w{n}.log", engine) for n in range(processes)]
     busy = threading.Event()
     # Sampling slows the worker down: about half of the backlog's time.
     sampler = (_profile(procs[0].pid, profile, busy, max(1, count // 20_000))
@@ -264,7 +264,9 @@ def run_workers(bootstrap: str, admin: AdminClient, *, count: int, partitions: i
     outputs = _count(bootstrap, topics.names["synced"])
     topics.drop()
     shutil.rmtree(workdir, ignore_errors=True)
-    name = f"tds worker ×{processes}" + (" (re-sync, all unchanged)" if resync else "")
+    # The default engine's runs keep the plain name (the report's seed table reads it).
+    name = (f"tds worker ×{processes}" + ("" if engine == "faust" else f" ({engine})")
+            + (" (re-sync, all unchanged)" if resync else ""))
     return _result(name, processes, guarantee, window, outputs)
 
 
@@ -393,21 +395,26 @@ def main(argv: list[str] | None = None) -> int:
     if "peer" not in args.skip:
         results.append(run_peer(bootstrap, admin, **kw))
         print(results[-1])
-    results.append(run_workers(bootstrap, admin, processes=1, guarantee="at_least_once", **kw))
-    print(results[-1])
+    # faust (the default) ×1 and ×2, the batched engine ×1 beside it; exactly_once and the
+    # re-sync on the batched engine (faust refuses exactly_once).
+    for engine in ("faust", "batched"):
+        results.append(run_workers(bootstrap, admin, processes=1, guarantee="at_least_once",
+                                   engine=engine, **kw))
+        print(results[-1])
     if "two" not in args.skip:
         results.append(run_workers(bootstrap, admin, processes=2, guarantee="at_least_once", **kw))
         print(results[-1])
     if "eos" not in args.skip:
-        results.append(run_workers(bootstrap, admin, processes=1, guarantee="exactly_once", **kw))
+        results.append(run_workers(bootstrap, admin, processes=1, guarantee="exactly_once",
+                                   engine="batched", **kw))
         print(results[-1])
     if "resync" not in args.skip:
         results.append(run_workers(bootstrap, admin, processes=1, guarantee="at_least_once",
-                                 resync=True, **kw))
+                                   resync=True, engine="batched", **kw))
         print(results[-1])
     if profile_path is not None:  # a separate run: the sampler slows the worker down
         sampled = run_workers(bootstrap, admin, processes=1, guarantee="at_least_once",
-                            profile=profile_path, **kw)
+                              profile=profile_path, engine="batched", **kw)
         meta["profiled_run_events_per_s"] = sampled.events_per_s
     meta["load_after"] = round(os.getloadavg()[0], 2)
     profile = (summarise_profile(profile_path)
