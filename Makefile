@@ -69,8 +69,9 @@ demo: venv up ## Kafka, PostgreSQL, the Zoho simulator and all of TDS; initial s
 	$(BIN)/tds demo $(DEMO_ARGS)
 
 TDS_CHAOS_SECONDS ?= 300
-chaos: venv ## the long chaos run (own Kafka+PostgreSQL); report in bench/out/chaos.{json,md}
-	TDS_CHAOS_SECONDS=$(TDS_CHAOS_SECONDS) $(BIN)/python -m tests.chaos.scenario --out bench/out
+ENGINE ?= faust
+chaos: venv ## the long chaos run (own Kafka+PostgreSQL; ENGINE=faust|batched); report in bench/out/chaos.{json,md}
+	TDS_STREAM_ENGINE=$(ENGINE) TDS_CHAOS_SECONDS=$(TDS_CHAOS_SECONDS) $(BIN)/python -m tests.chaos.scenario --out bench/out
 
 clean: down ## stop services and remove caches (keeps downloaded jars)
 	rm -rf .tds .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -58,11 +59,23 @@ class GroupState:
     state: str
     members: int
     partitions: tuple[PartitionLag, ...]
+    # Live members by what runs them, told by their client ids (`engine_of`).
+    engines: tuple[tuple[str, int], ...] = ()
 
     @property
     def lag(self) -> int:
         """Total lag over every partition."""
         return sum(p.lag for p in self.partitions)
+
+
+def engine_of(client_id: str) -> str:
+    """What runs a group member, from the client id each runtime sets: the faust
+    engine's `<app-id>-faust`, the batched engine's `<app-id>-worker`."""
+    if client_id.endswith("-faust"):
+        return "faust"
+    if client_id.endswith("-worker"):
+        return "batched"
+    return "other"
 
 
 class KafkaInspector:
@@ -256,11 +269,13 @@ class _Probe:
                 description = described[name].result(timeout=timeout)
                 state, members = group_state_name(description.state).lower(), \
                     len(description.members)
+                engines = tuple(sorted(Counter(
+                    engine_of(m.client_id) for m in description.members).items()))
             except KafkaException:
                 # Unknown for now (say, the coordinator is loading), and fresh clients for
                 # the next inspection: the old one could stay unanswered for minutes after
                 # a restart (health said "no worker" for 79 s while workers ran).
-                state, members = "unknown", 0
+                state, members, engines = "unknown", 0, ()
                 self.stale = True
             committed = {(tp.topic, tp.partition): tp.offset
                          for tp in committed_by_group.get(name, [])}
@@ -268,7 +283,7 @@ class _Probe:
                 PartitionLag(name, topic, part, committed.get((topic, part)), end)
                 for (topic, part), end in sorted(ends.items()) if topic in wanted_topics
             )
-            states.append(GroupState(name, state, members, lags))
+            states.append(GroupState(name, state, members, lags, engines))
         return states
 
 

@@ -98,13 +98,17 @@ async def health_doc(ctx: ApiContext) -> dict[str, Any]:
         "status": status,
         "workers_active": workers,
         "workers_expected": ctx.settings.worker_count,
+        # Which engine the live workers run (faust agents or the batched loop).
+        "worker_engines": dict(next((g.engines for g in groups or ()
+                                     if g.group == WORKER_GROUP), ())),
         "queue_size": queue,
         "last_sync": last,
         "problems": problems,
         "checks": {
             "kafka": {"ok": kafka_ok},
             "postgresql": {"ok": db_ok, "detail": db_detail},
-            "groups": {g.group: {"state": g.state, "members": g.members, "lag": g.lag}
+            "groups": {g.group: {"state": g.state, "members": g.members, "lag": g.lag,
+                                 "engines": dict(g.engines)}
                        for g in groups or ()},
         },
     }

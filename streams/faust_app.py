@@ -28,13 +28,14 @@ import logging
 import time
 import weakref
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import faust
+from faust.sensors import Monitor
 from faust.streams import _current_event
 from faust.types import TP
 from faust.types import EventT as _EventT
@@ -207,6 +208,28 @@ class _PartitionItems:
         return self.deferred.partition_items(self.partition)
 
 
+class LagMonitor(Monitor):
+    """Faust's monitor, which also puts faust's view of the worker group's lag (each
+    partition's high watermark less its commit, at every commit) into
+    `tds_consumer_lag_messages`."""
+
+    def __init__(self, metrics: Metrics, group: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._gauge, self._group = metrics.consumer_lag, group
+        self.app: Any = None  # set once the app exists
+
+    def on_tp_commit(self, tp_offsets: MutableMapping[TP, int]) -> None:
+        super().on_tp_commit(tp_offsets)
+        if self.app is None:
+            return
+        consumer = self.app.consumer
+        for tp, offset in tp_offsets.items():
+            high = consumer.highwater(tp)
+            if high is not None:
+                self._gauge.labels(self._group, tp.topic, str(tp.partition)).set(
+                    max(0, high - offset))
+
+
 def kafka_partition(key: bytes, partitions: int) -> int:
     """The partition librdkafka's default partitioner (consistent_random: CRC-32 of the
     key) picks: where the outbox's keyed messages without a partition go."""
@@ -246,6 +269,8 @@ class FaustEngine:
         brokers = [f"kafka://{host}" for host in config.bootstrap.split(",")]
         app_settings: dict[str, Any] = {
             "broker": brokers,
+            # The API tells the engines of the group's members apart by this suffix.
+            "broker_client_id": f"{config.app_id}-faust",
             "store": store,
             "topic_partitions": config.partitions,
             "topic_replication_factor": config.replication,
@@ -271,7 +296,9 @@ class FaustEngine:
         }
         if data_dir is not None:
             app_settings["datadir"] = str(data_dir)
-        self.app = app = faust.App(config.app_id, **app_settings)
+        monitor = LagMonitor(self.metrics, config.app_id)
+        self.app = app = faust.App(config.app_id, monitor=monitor, **app_settings)
+        monitor.app = app
         partitions = config.partitions
         # Raw bytes both ways (the app's serializers): the batched engine's record layout.
         table_args: dict[str, Any] = {"key_type": bytes, "value_type": bytes,
@@ -314,14 +341,15 @@ class FaustEngine:
     # -- agents --------------------------------------------------------------------------
 
     async def _realtime(self, stream: Any) -> None:
-        async for events in stream.noack_take(self.config.batch_max, within=0.005):
-            await self._raw(events, self.config.realtime_topic)
+        # One event at a time: a take buffer's timer would add its wait to every webhook.
+        async for event in stream.noack().events():
+            await self._raw([event], self.config.realtime_topic)
 
     async def _bulk(self, stream: Any) -> None:
         async for events in stream.noack_take(self.config.batch_max, within=0.05):
             for start in range(0, len(events), BULK_CHUNK):
                 if start:
-                    await asyncio.sleep(0)  # the realtime agent goes first between chunks
+                    await asyncio.sleep(0)  # realtime events delivered meanwhile go first
                 await self._raw(events[start:start + BULK_CHUNK], self.config.bulk_topic)
 
     async def _sync_runs(self, stream: Any) -> None:

@@ -29,6 +29,8 @@ def register(sub: Any) -> None:
     parser.add_argument("--port", type=int, default=8000, help="web port (the guide's 8000)")
     parser.add_argument("--workers", type=int, default=None,
                         help="stream workers (default: TDS_WORKER_COUNT)")
+    parser.add_argument("--engine", choices=("faust", "batched"), default=None,
+                        help="the workers' stream engine (default: TDS_STREAM_ENGINE, faust)")
     parser.add_argument("--projectors", type=int, default=1, help="projector processes")
     parser.add_argument("--no-poller", action="store_true",
                         help="no Zoho poller (webhooks only; no periodic or manual syncs)")
@@ -41,7 +43,9 @@ def children(args: argparse.Namespace, settings: Settings) -> list[ChildSpec]:
     specs = [ChildSpec("web", ("web", "--host", args.host, "--port", str(args.port)))]
     workers = args.workers if args.workers is not None else settings.worker_count
     # Workers keep their state in memory, rebuilt from changelog topics: no local folder.
-    specs += [ChildSpec(f"worker-{i}", ("worker",)) for i in range(1, workers + 1)]
+    engine = args.engine or settings.stream_engine
+    specs += [ChildSpec(f"worker-{i}", ("worker", "--engine", engine))
+              for i in range(1, workers + 1)]
     specs += [ChildSpec(f"projector-{i}", ("project",)) for i in range(1, args.projectors + 1)]
     specs.append(ChildSpec("relay", ("relay",)))
     if not args.no_poller:

@@ -66,3 +66,6 @@ async def test_read_models_equal_zoho(system: tuple[str, str, str], services: Se
                for r in report.values()), report
     assert report["items"]["rows"] >= 150 - 80
     assert sum(r["hostile"] for r in report.values()) > 0, "hostile strings were exercised"
+    # The health answer says which engine the live workers run (`tds up`: the default).
+    health = http("GET", f"{web}/api/tds/health", None, TOKEN)
+    assert health["worker_engines"] == {"faust": 2}, health

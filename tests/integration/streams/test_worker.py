@@ -184,3 +184,32 @@ def test_a_bulk_backlog_does_not_delay_realtime_events(
     assert bulk_done_when_realtime_done < BACKLOG, "the backlog was gone: nothing was proven"
     assert statistics.median(latencies) < 0.5, latencies
     assert p95 < 2.0, latencies  # without the priority consumer: 15-20 s behind 30,000
+
+
+def test_faust_reports_its_groups_lag_under_the_tds_name(
+        kafka_bootstrap: str, stream_topics: Topics, tmp_path: Path) -> None:
+    """Faust's view of the group's lag, taken at its commits, is on the worker's /metrics
+    as tds_consumer_lag_messages (by group, topic, partition)."""
+    import socket
+    from urllib.request import urlopen
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    produce(kafka_bootstrap, stream_topics.bulk,
+            [raw("item", item(f"m{n}"), source="poll.full", kind="snapshot") for n in range(50)])
+    app_id = f"test-lag-{uuid.uuid4().hex[:8]}"
+    worker = Worker(kafka_bootstrap, stream_topics, app_id, tmp_path, engine="faust",
+                    extra_args=["--metrics-port", str(port), "--commit-interval", "0.5"])
+    reader = Reader(kafka_bootstrap, f"reader-{uuid.uuid4().hex[:8]}", [stream_topics.synced])
+    labels = f'group="{app_id}",partition="0",topic="{stream_topics.bulk}"'
+    wanted = f"tds_consumer_lag_messages{{{labels}}} 0.0"
+    text = ""
+    with running(worker):
+        reader.read(lambda ms: len(ms) >= 50, 60)
+        deadline = time.monotonic() + 30
+        while wanted not in text and time.monotonic() < deadline:
+            time.sleep(0.5)
+            text = urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    reader.close()
+    assert wanted in text, [line for line in text.splitlines() if "lag" in line]

@@ -34,6 +34,28 @@ def test_worker_options_reach_the_config() -> None:
     assert build_parser().parse_args(["worker"]).guarantee == "at_least_once"
 
 
+def test_each_engine_refuses_what_it_cannot_do() -> None:
+    from tds.commands.worker import _refusal
+
+    one = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092"})
+    parse = build_parser().parse_args
+    assert _refusal("faust", parse(["worker"]), one) is None
+    assert _refusal("batched", parse(["worker", "--guarantee", "exactly_once"]), one) is None
+    assert _refusal("faust", parse(["worker", "--store", "rocksdb://", "--data-dir", "d"]),
+                    SETTINGS) is None  # TDS_WORKER_THREADS=4: agent concurrency on faust
+    refusals = [
+        _refusal("faust", parse(["worker", "--guarantee", "exactly_once"]), one),
+        _refusal("faust", parse(["worker", "--data-dir", "d"]), one),
+        _refusal("batched", parse(["worker", "--store", "rocksdb://"]), one),
+        _refusal("batched", parse(["worker"]), SETTINGS),
+    ]
+    assert [r is not None and hint in r for r, hint in zip(refusals, (
+        "--engine batched", "--store rocksdb://", "faust engine", "TDS_WORKER_COUNT"),
+        strict=True)] == [True] * 4, refusals
+    assert build_parser().parse_args(["worker"]).engine is None  # TDS_STREAM_ENGINE decides
+    assert Settings.from_env({}).stream_engine == "faust"
+
+
 def test_relay_and_dlq_options() -> None:
     relay = build_parser().parse_args(["relay", "--route", "a=b", "--group", "g"])
     assert (relay.route, relay.group, relay.retry_prefix) == (["a=b"], "g", "tds.retry.")
