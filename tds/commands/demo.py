@@ -81,12 +81,14 @@ def _start_simulator(args: argparse.Namespace, env: dict[str, str]) -> tuple[
         subprocess.Popen[bytes], str]:
     port = args.sim_port or _free_port()
     secret = secrets.token_hex(16)
+    # Through the environment: a command-line argument would show in every process list.
+    env["ZOHO_WEBHOOK_SECRET"] = secret
     process = subprocess.Popen(
         [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", str(port),
          "--items", str(args.items), "--contacts", str(args.contacts),
          "--salesorders", str(args.salesorders), "--invoices", str(args.invoices),
          "--webhook-url", f"http://127.0.0.1:{args.port}/api/webhooks/zoho",
-         "--webhook-secret", secret, "--change-rate", str(args.change_rate),
+         "--change-rate", str(args.change_rate),
          *(["--org-id", args.org_id] if args.org_id else [])],
         env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -97,7 +99,6 @@ def _start_simulator(args: argparse.Namespace, env: dict[str, str]) -> tuple[
         "ZOHO_CLIENT_SECRET": credentials["client_secret"],
         "ZOHO_REFRESH_TOKEN": credentials["refresh_token"],
         "ZOHO_ORGANIZATION_ID": credentials["organization_id"],
-        "ZOHO_WEBHOOK_SECRET": secret,
     })
     return process, base
 
