@@ -121,6 +121,13 @@ def _without_password(text: str) -> str:
     return text.replace(f":{parts.password}@", ":********@", 1)
 
 
+def _host(raw: str) -> str:
+    value = raw.strip()
+    if not value or any(c.isspace() or c in "/@" for c in value):
+        raise ValueError("is not a host name or address to listen on")
+    return value
+
+
 def _bootstrap(raw: str) -> str | None:
     value = raw.strip()
     if not value:
@@ -189,7 +196,21 @@ VARIABLES: tuple[Variable, ...] = (
              "PostgreSQL DSN for read models, cursors and the shared token cache; "
              "`?sslmode=verify-full&sslrootcert=/path/ca.crt` for TLS with hostname checks"),
     Variable("TDS_API_TOKEN", "api_token", _secret, "",
-             "Bearer token required by admin API writes (POST endpoints)"),
+             "Bearer token required by admin API writes, and by reads unless "
+             "TDS_API_OPEN_READS=true"),
+    Variable("TDS_API_OPEN_READS", "api_open_reads", _bool, "false",
+             "Serve admin reads (GET /api/tds/*, /api/bff/*, /metrics) without the bearer "
+             "token; /api/tds/health always answers its status"),
+    Variable("TDS_WEBHOOK_HOST", "webhook_host", _host, "127.0.0.1",
+             "Address of the webhook listener of `tds web` (only /api/webhooks/zoho*); "
+             "`0.0.0.0` to face Zoho"),
+    Variable("TDS_WEBHOOK_PORT", "webhook_port", _int(1, 65535), "8001",
+             "Port of the webhook listener"),
+    Variable("TDS_ADMIN_HOST", "admin_host", _host, "127.0.0.1",
+             "Address of the admin listener (admin API, BFF, dashboard, /metrics); "
+             "`tds web --host` overrides it"),
+    Variable("TDS_ADMIN_PORT", "admin_port", _int(1, 65535), "8000",
+             "Port of the admin listener (the guide's 8000); `tds web --port` overrides it"),
     Variable("TDS_WORKER_COUNT", "worker_count", _int(1, 64), "3",
              "Stream worker processes started by `tds up`"),
     Variable("TDS_WORKER_THREADS", "worker_threads", _int(1, 64), "1",
@@ -266,6 +287,11 @@ class Settings:
     kafka_bootstrap_servers: str | None
     database_url: str | None
     api_token: Secret
+    api_open_reads: bool
+    webhook_host: str
+    webhook_port: int
+    admin_host: str
+    admin_port: int
     worker_count: int
     worker_threads: int
     batch_size: int

@@ -151,6 +151,17 @@ def test_an_unreadable_or_empty_secret_file_names_the_variable(tmp_path: Path) -
         f"ZOHO_WEBHOOK_SECRET_FILE={str(empty)!r} is an empty file"]
 
 
+def test_listener_settings_and_their_defaults() -> None:
+    settings = Settings.from_env({})
+    assert (settings.admin_host, settings.admin_port) == ("127.0.0.1", 8000)
+    assert (settings.webhook_host, settings.webhook_port) == ("127.0.0.1", 8001)
+    assert settings.api_open_reads is False
+    with pytest.raises(SettingsError, match="TDS_ADMIN_PORT='0' is out of range"):
+        Settings.from_env({"TDS_ADMIN_PORT": "0"})
+    with pytest.raises(SettingsError, match="TDS_WEBHOOK_HOST='a b' is not a host"):
+        Settings.from_env({"TDS_WEBHOOK_HOST": "a b"})
+
+
 def test_database_tls_options_are_checked(tmp_path: Path) -> None:
     ca = tmp_path / "ca.crt"
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
