@@ -40,7 +40,9 @@ _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 def document() -> dict[str, Any]:
     """The whole document."""
-    get_ok = {"200": _json(_OBJ, "ok"), **_errors(400, 503)}
+    # Reads need the token too unless TDS_API_OPEN_READS=true.
+    get_ok = {"200": _json(_OBJ, "ok"), **_errors(400, 401, 503)}
+    read = {"security": _BEARER, "responses": get_ok}
     accepted = {"202": _json(_OBJ, "accepted: a command was published"),
                 **_errors(400, 401, 503)}
     return {
@@ -56,15 +58,15 @@ def document() -> dict[str, Any]:
         },
         "paths": {
             "/api/tds/health": {"get": {
-                "summary": "Health from real checks of Kafka, PostgreSQL and the groups",
+                "summary": "Health from real checks of Kafka, PostgreSQL and the groups "
+                           "(without the token: only the status)",
                 "responses": {"200": _json(_OBJ, "healthy or degraded"),
                               "503": _json(_OBJ, "unhealthy")}}},
             "/api/tds/status": {"get": {"summary": "Lag, entity counts, dead letters, runs",
-                                        "responses": get_ok}},
+                                        **read}},
             "/api/tds/queue": {"get": {"summary": "Lag by topic and priority, rate, ETA",
-                                       "responses": get_ok}},
-            "/api/tds/history": {"get": {"summary": "Chart series over time",
-                                         "responses": get_ok}},
+                                       **read}},
+            "/api/tds/history": {"get": {"summary": "Chart series over time", **read}},
             "/api/tds/sync": {"post": {
                 "summary": "Start a manual sync (publishes a command)", "security": _BEARER,
                 "requestBody": {"required": False, "content": {"application/json": {
@@ -91,9 +93,10 @@ def document() -> dict[str, Any]:
                                _query("run_type", {"type": "string", "enum": [
                                    "full", "incremental", "stock", "manual"]}, "run type"),
                                _query("entity_type", _ENTITY, "entity type")],
-                "responses": get_ok}},
+                **read}},
             "/api/tds/sync-runs/{run_id}": {"get": {
                 "summary": "One run with its changes (format=log: a text file)",
+                "security": _BEARER,
                 "parameters": [{"name": "run_id", "in": "path", "required": True,
                                 "schema": {"type": "string"}},
                                _query("format", {"type": "string", "enum": ["json", "log"]},
@@ -102,7 +105,7 @@ def document() -> dict[str, Any]:
                                       "content": {"application/json": {"schema": _OBJ},
                                                   "text/plain": {"schema": {
                                                       "type": "string"}}}},
-                              **_errors(400, 404, 503)}}},
+                              **_errors(400, 401, 404, 503)}}},
             "/api/tds/deadletter": {"get": {
                 "summary": "Dead letters, newest first",
                 "parameters": [*_PAGE,
@@ -113,7 +116,7 @@ def document() -> dict[str, Any]:
                                _query("entity_type", _ENTITY, "entity type"),
                                _query("error_class", {"type": "string", "maxLength": 200,
                                                       "pattern": _NO_NUL}, "error class")],
-                "responses": get_ok}},
+                **read}},
             "/api/tds/deadletter/retry": {"post": {
                 "summary": "Send dead letters back to the stage that failed",
                 "security": _BEARER,
@@ -125,15 +128,15 @@ def document() -> dict[str, Any]:
                         {"type": "object", "required": ["all"],
                          "properties": {"all": {"const": True}}}]}}}},
                 "responses": accepted}},
-            "/api/bff/tds/status": {"get": {"summary": "Compact status for mobile",
-                                            "responses": get_ok}},
-            "/api/bff/tds/recent": {"get": {"summary": "Recent runs and changes",
-                                            "responses": get_ok}},
+            "/api/bff/tds/status": {"get": {"summary": "Compact status for mobile", **read}},
+            "/api/bff/tds/recent": {"get": {"summary": "Recent runs and changes", **read}},
             "/api/webhooks/zoho": {"post": {
-                "summary": "Zoho webhook (also PUT, DELETE; /api/webhooks/zoho/{entity})",
+                "summary": "Zoho webhook (also PUT, DELETE; /api/webhooks/zoho/{entity}); "
+                           "served on the webhook listener only (TDS_WEBHOOK_PORT)",
                 "responses": {"200": _json(_OBJ, "published (after Kafka's ack)"),
                               **_errors(400, 401, 413, 415, 503)}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics",
-                                 "responses": {"200": {"description": "text exposition"}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "security": _BEARER,
+                                 "responses": {"200": {"description": "text exposition"},
+                                               **_errors(401)}}},
         },
     }

@@ -12,10 +12,12 @@ import asyncpg
 from aiohttp import web
 
 from api import queries
+from api.auth import may_read
 from api.context import API, PROJECTOR_GROUP, WORKER_GROUP, ApiContext
 from api.kafka_state import GroupState, KafkaStateError
 from api.render import json_response
 from schemas.topics import RAW_BULK, RAW_REALTIME, RETRY_PREFIX
+from tds.errors import DatabaseTLSError
 
 T = TypeVar("T")
 
@@ -51,8 +53,8 @@ async def _database_ok(ctx: ApiContext) -> tuple[bool, str]:
     try:
         async with asyncio.timeout(3):
             await ctx.db().fetchval("SELECT 1")
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        return False, f"{type(exc).__name__}: {exc}"[:200]
+    except (OSError, asyncpg.PostgresError, TimeoutError, DatabaseTLSError) as exc:
+        return False, f"{type(exc).__name__}: {exc}"[:300]
     return True, "ok"
 
 
@@ -115,10 +117,11 @@ async def health_doc(ctx: ApiContext) -> dict[str, Any]:
 
 
 async def health(request: web.Request) -> web.Response:
-    """GET /api/tds/health."""
+    """GET /api/tds/health: open to probes, the details only to readers of the admin API."""
     ctx = request.app[API]
     doc = await ctx.cache.get("health", lambda: health_doc(ctx))
-    return json_response(doc, status=200 if doc["status"] != "unhealthy" else 503)
+    shown = doc if may_read(request, ctx.settings) else {"status": doc["status"]}
+    return json_response(shown, status=200 if doc["status"] != "unhealthy" else 503)
 
 
 async def status_doc(ctx: ApiContext) -> dict[str, Any]:

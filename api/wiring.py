@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-import asyncpg
 from aiohttp import web
 
 from api.app import add_routes
 from api.context import ApiContext, CommandSink, TtlCache, default_groups
 from api.history import History
 from api.kafka_state import KafkaInspector
+from tds import postgres
 from tds.metrics import Metrics, exposition
 from tds.settings import Settings
 
@@ -34,7 +34,7 @@ def install(app: web.Application, *, settings: Settings, sink: CommandSink,
 
     async def start(_: web.Application) -> None:
         server_settings = {"search_path": schema} if schema else {}
-        ctx.pool = await asyncpg.create_pool(settings.dsn, min_size=0, max_size=8,
+        ctx.pool = await postgres.create_pool(settings.dsn, min_size=0, max_size=8,
                                              server_settings=server_settings,
                                              command_timeout=10)
         tasks.append(asyncio.create_task(history.run()))

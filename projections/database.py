@@ -9,6 +9,7 @@ import asyncpg
 from asyncpg.connection import LoggedQuery
 
 from consumers.errors import StoreUnavailable
+from tds import postgres
 
 logger = logging.getLogger(__name__)
 _SPACES = re.compile(r"\s+")
@@ -55,9 +56,8 @@ async def open_pool(
             conn.add_query_logger(log_query)
 
     try:
-        pool = await asyncpg.create_pool(
+        pool = await postgres.create_pool(
             dsn, min_size=min_size, max_size=max_size, server_settings=settings, init=init)
     except (OSError, asyncpg.PostgresError) as exc:
         raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
-    assert pool is not None
     return pool

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import time
@@ -47,7 +48,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--webhook-url", default=None)
     p.add_argument("--webhook-format", choices=WEBHOOK_FORMATS, default=w.format)
     p.add_argument("--webhook-method", choices=("POST", "PUT", "DELETE"), default=w.method)
-    p.add_argument("--webhook-secret", default=None)
+    # From the environment by default, so a secret stays off the process list.
+    p.add_argument("--webhook-secret", default=os.environ.get("ZOHO_WEBHOOK_SECRET") or None,
+                   help="key webhooks are signed with (default: $ZOHO_WEBHOOK_SECRET)")
     p.add_argument("--allow-remote-webhooks", action="store_true")
     p.add_argument("--change-rate", type=float, default=0.0, help="changes per second")
     p.add_argument("--no-webhook-fraction", type=float, default=0.1)

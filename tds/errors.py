@@ -29,3 +29,7 @@ class TopicError(TDSError):
     """A Kafka topic could not be created or does not match the catalogue."""
 
     retriable = True
+
+
+class DatabaseTLSError(TDSError):
+    """PostgreSQL's TLS handshake was refused (certificate, CA or host name): a setting to fix."""

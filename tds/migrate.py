@@ -10,6 +10,7 @@ from pathlib import Path
 
 import asyncpg
 
+from tds import postgres
 from tds.errors import MigrationError
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ async def apply(
     migrations = discover(folder)
     settings = {"search_path": schema} if schema else {}
     try:
-        conn = await asyncpg.connect(dsn, server_settings=settings)
+        conn = await postgres.connect(dsn, server_settings=settings)
     except (OSError, asyncpg.PostgresError) as exc:
         raise MigrationError(f"cannot connect to PostgreSQL: {exc}") from exc
     try:

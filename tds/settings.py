@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from tds.errors import SettingsError
 from tds.secret import Secret
@@ -94,6 +94,40 @@ def _url(schemes: tuple[str, ...]) -> Callable[[str], str | None]:
     return parse
 
 
+_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def _dsn(raw: str) -> str | None:
+    """A PostgreSQL URL whose TLS options (`sslmode`, `sslrootcert`) are usable as given."""
+    value = _url(("postgresql", "postgres"))(raw)
+    if value is None:
+        return None
+    query = parse_qs(urlsplit(value).query)
+    mode = query.get("sslmode", ["prefer"])[-1]
+    if mode not in _SSLMODES:
+        raise ValueError(f"has sslmode={mode!r}, not one of {', '.join(_SSLMODES)}")
+    for option in ("sslrootcert", "sslcert", "sslkey", "sslcrl"):
+        path = query.get(option, [""])[-1]
+        if path and path != "system" and not Path(path).is_file():
+            raise ValueError(f"has {option}={path!r}, which is not a readable file")
+    return value
+
+
+def _without_password(text: str) -> str:
+    """`text` with the password of a URL's user part masked, for error messages."""
+    parts = urlsplit(text.strip())
+    if parts.password is None or parts.hostname is None:
+        return text
+    return text.replace(f":{parts.password}@", ":********@", 1)
+
+
+def _host(raw: str) -> str:
+    value = raw.strip()
+    if not value or any(c.isspace() or c in "/@" for c in value):
+        raise ValueError("is not a host name or address to listen on")
+    return value
+
+
 def _bootstrap(raw: str) -> str | None:
     value = raw.strip()
     if not value:
@@ -121,6 +155,11 @@ class Variable:
     parse: Callable[[str], Any]
     default: str
     doc: str
+
+    @property
+    def secret(self) -> bool:
+        """True for credentials: masked in errors, also readable from `<NAME>_FILE`."""
+        return self.parse is _secret
 
 
 VARIABLES: tuple[Variable, ...] = (
@@ -153,10 +192,25 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers", _bootstrap, "",
              "Kafka brokers (host:port,...); `make up` provisions one and writes it to "
              ".tds/services.env"),
-    Variable("DATABASE_URL", "database_url", _url(("postgresql", "postgres")), "",
-             "PostgreSQL DSN for read models, cursors and the shared token cache"),
+    Variable("DATABASE_URL", "database_url", _dsn, "",
+             "PostgreSQL DSN for read models, cursors and the shared token cache; "
+             "`?sslmode=verify-full&sslrootcert=/path/ca.crt` for TLS with hostname checks"),
     Variable("TDS_API_TOKEN", "api_token", _secret, "",
-             "Bearer token required by admin API writes (POST endpoints)"),
+             "Bearer token required by admin API writes, and by reads unless "
+             "TDS_API_OPEN_READS=true"),
+    Variable("TDS_API_OPEN_READS", "api_open_reads", _bool, "false",
+             "Serve admin reads (GET /api/tds/*, /api/bff/*, /metrics) without the bearer "
+             "token; /api/tds/health always answers its status"),
+    Variable("TDS_WEBHOOK_HOST", "webhook_host", _host, "127.0.0.1",
+             "Address of the webhook listener of `tds web` (only /api/webhooks/zoho*); "
+             "`0.0.0.0` to face Zoho"),
+    Variable("TDS_WEBHOOK_PORT", "webhook_port", _int(1, 65535), "8001",
+             "Port of the webhook listener"),
+    Variable("TDS_ADMIN_HOST", "admin_host", _host, "127.0.0.1",
+             "Address of the admin listener (admin API, BFF, dashboard, /metrics); "
+             "`tds web --host` overrides it"),
+    Variable("TDS_ADMIN_PORT", "admin_port", _int(1, 65535), "8000",
+             "Port of the admin listener (the guide's 8000); `tds web --port` overrides it"),
     Variable("TDS_WORKER_COUNT", "worker_count", _int(1, 64), "3",
              "Stream worker processes started by `tds up`"),
     Variable("TDS_WORKER_THREADS", "worker_threads", _int(1, 64), "1",
@@ -196,6 +250,29 @@ VARIABLES: tuple[Variable, ...] = (
 )
 
 
+def _secret_text(var: Variable, source: Mapping[str, str]) -> str:
+    """The secret from `NAME` or from the file `NAME_FILE` names (Docker/Kubernetes secrets).
+
+    An empty variable counts as unset, so a compose file may pass `NAME=` through. Errors name
+    the variables and the path, never the value.
+    """
+    direct = source.get(var.env, "").strip()
+    file_env = f"{var.env}_FILE"
+    path = source.get(file_env, "").strip()
+    if not path:
+        return direct or var.default
+    if direct:
+        raise ValueError(f"{var.env} and {file_env} are both set: keep one of them")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise ValueError(f"{file_env}={path!r} cannot be read: {reason}") from None
+    if not text.strip():
+        raise ValueError(f"{file_env}={path!r} is an empty file")
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every setting of a TDS process; secrets are `Secret`s so repr masks them."""
@@ -215,6 +292,11 @@ class Settings:
     kafka_bootstrap_servers: str | None
     database_url: str | None
     api_token: Secret
+    api_open_reads: bool
+    webhook_host: str
+    webhook_port: int
+    admin_host: str
+    admin_port: int
     worker_count: int
     worker_threads: int
     stream_engine: str
@@ -241,10 +323,16 @@ class Settings:
         for var in VARIABLES:
             raw = source.get(var.env)
             text = var.default if raw is None else raw
+            if var.secret:
+                try:
+                    text = _secret_text(var, source)
+                except ValueError as exc:
+                    problems.append(str(exc))
+                    continue
             try:
                 values[var.field] = var.parse(text)
             except ValueError as exc:
-                shown = "<hidden>" if var.parse is _secret else repr(text)
+                shown = "<hidden>" if var.secret else repr(_without_password(text))
                 problems.append(f"{var.env}={shown} {exc}")
         if problems:
             raise SettingsError(problems)

@@ -3,7 +3,22 @@
 "use strict";
 
 const REFRESH_MS = 2000;
+// The admin API wants the bearer token for reads too. It is kept for this browser session
+// only (sessionStorage: per tab, gone when it closes), never in localStorage or a cookie.
+const TOKEN_KEY = "tds.apiToken";
 const $ = (id) => document.getElementById(id);
+
+function token() {
+  return $("token").value.trim();
+}
+
+function authHeaders(extra) {
+  const headers = { Accept: "application/json", ...(extra || {}) };
+  if (token()) headers.Authorization = `Bearer ${token()}`;
+  return headers;
+}
+
+class Unauthorized extends Error {}
 
 function text(value) {
   return value === null || value === undefined ? "–" : String(value);
@@ -26,16 +41,16 @@ function ago(iso) {
 }
 
 async function getJSON(path) {
-  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  const response = await fetch(path, { headers: authHeaders() });
+  if (response.status === 401) throw new Unauthorized(path);
   if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
   return response.json();
 }
 
 async function post(path, body) {
-  const token = $("token").value;
   const response = await fetch(path, {
     method: "POST",
-    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+    headers: authHeaders({ "Content-Type": "application/json" }),
     body: JSON.stringify(body || {}),
   });
   const data = await response.json().catch(() => ({}));
@@ -48,7 +63,9 @@ function renderHealth(health) {
   badge.textContent = health.status;
   badge.className = `badge ${health.status}`;
   $("queue-size").textContent = text(health.queue_size);
-  $("workers").textContent = `${health.workers_active} / ${health.workers_expected} healthy`;
+  // Without the token the probe answers only its status.
+  $("workers").textContent = health.workers_active === undefined
+    ? "–" : `${health.workers_active} / ${health.workers_expected} healthy`;
   $("last-sync").textContent = ago(health.last_sync);
   $("last-sync").title = text(health.last_sync);
 }
@@ -129,8 +146,11 @@ function renderRuns(page) {
     const td = document.createElement("td");
     const link = document.createElement("a");
     link.textContent = "log";
-    link.href = `/api/tds/sync-runs/${encodeURIComponent(r.run_id)}?format=log`;
-    link.setAttribute("download", `sync-run-${r.run_id}.log`);
+    link.href = "#";
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      downloadLog(r.run_id);
+    });
     td.appendChild(link);
     row.appendChild(td);
     body.appendChild(row);
@@ -166,6 +186,22 @@ function renderHistory(history) {
   drawChart($("chart-zoho"), history.zoho_calls_per_min, "#a5c");
 }
 
+// A link cannot carry the bearer header: fetch the log, then save it from memory.
+async function downloadLog(runId) {
+  const response = await fetch(`/api/tds/sync-runs/${encodeURIComponent(runId)}?format=log`,
+                               { headers: authHeaders() });
+  if (!response.ok) {
+    $("sync-result").textContent = `log download failed: HTTP ${response.status}`;
+    return;
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const save = document.createElement("a");
+  save.href = url;
+  save.download = `sync-run-${runId}.log`;
+  save.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
 async function retry(body) {
   try {
     const result = await post("/api/tds/deadletter/retry", body);
@@ -187,10 +223,26 @@ async function refresh() {
   ];
   const results = await Promise.allSettled(jobs);
   const failed = results.filter((r) => r.status === "rejected");
-  $("updated").textContent = failed.length
-    ? `update failed: ${failed[0].reason.message}`
-    : `updated ${new Date().toLocaleTimeString()}`;
+  const locked = failed.some((r) => r.reason instanceof Unauthorized);
+  if (locked) {
+    $("updated").textContent = token()
+      ? "the API token was refused: check it"
+      : "enter the API token to see the data";
+  } else {
+    $("updated").textContent = failed.length
+      ? `update failed: ${failed[0].reason.message}`
+      : `updated ${new Date().toLocaleTimeString()}`;
+  }
 }
+
+$("token").value = sessionStorage.getItem(TOKEN_KEY) || "";
+let tokenTimer = null;
+$("token").addEventListener("input", () => {
+  if (token()) sessionStorage.setItem(TOKEN_KEY, token());
+  else sessionStorage.removeItem(TOKEN_KEY);
+  clearTimeout(tokenTimer);
+  tokenTimer = setTimeout(refresh, 300);
+});
 
 $("sync-form").addEventListener("submit", async (event) => {
   event.preventDefault();

@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import platform
+import secrets
 import socket
 import statistics
 import sys
@@ -164,8 +165,10 @@ async def _wait_ready(base: str, proc: asyncio.subprocess.Process) -> None:
 async def _run_mode(cache: bool, run_id: str, cursor: str, args: argparse.Namespace
                     ) -> dict[str, Any]:
     port = _free_port()
+    # Reads need the bearer token, as deployed (the check is part of what is measured).
+    token = secrets.token_urlsafe(16)
     env = {**os.environ, "TDS_ENABLE_CACHE": "true" if cache else "false",
-           "TDS_LOG_LEVEL": "WARNING"}
+           "TDS_LOG_LEVEL": "WARNING", "TDS_API_TOKEN": token}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.api.server", "--schema", args.schema, "--port",
         str(port), cwd=ROOT, env=env)
@@ -174,7 +177,8 @@ async def _run_mode(cache: bool, run_id: str, cursor: str, args: argparse.Namesp
     try:
         await _wait_ready(base, proc)
         connector = aiohttp.TCPConnector(limit=max(1, args.concurrency))
-        async with aiohttp.ClientSession(connector=connector) as session:
+        async with aiohttp.ClientSession(
+                connector=connector, headers={"Authorization": f"Bearer {token}"}) as session:
             for name, path in ENDPOINTS:
                 url = base + path.format(run_id=run_id, cursor=cursor)
                 await _measure(session, url, requests=args.warmup, concurrency=1,

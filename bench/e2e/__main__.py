@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
                         sim_args=("--items", "5", "--contacts", "2", "--salesorders", "2",
                                   "--invoices", "2"),
                         extra_env=QUIET_POLLERS, log=log) as system:
-        doc = asyncio.run(measure(services, system.web_url, org, args))
+        doc = asyncio.run(measure(services, system.webhook_url, org, args))
     doc.update(when=datetime.now(UTC).isoformat(timespec="seconds"), cpus=os.cpu_count(),
                load_before=load_before, load_after=[round(x, 2) for x in os.getloadavg()],
                workers=args.workers, projectors=args.projectors, poll_ms=args.poll_ms)

@@ -241,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     port = _free_port()
     env = {**os.environ, "ZOHO_WEBHOOK_SECRET": SECRET, "ZOHO_ORGANIZATION_ID": ORG,
            "TDS_LOG_LEVEL": "WARNING"}
-    server_cmd = [sys.executable, "-m", "tds.cli", "web", "--port", str(port), "--topic", topic]
+    # The admin listener runs too (as deployed), on a free port of its own.
+    server_cmd = [sys.executable, "-m", "tds.cli", "web", "--webhook-port", str(port),
+                  "--admin-port", str(_free_port()), "--topic", topic]
     if args.profile is not None:
         server_cmd[1:1] = ["-m", "cProfile", "-o", str(args.profile)]
     server_cmd += args.server_arg

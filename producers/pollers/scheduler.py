@@ -27,6 +27,7 @@ import asyncpg
 
 from producers.pollers.config import PollerConfig
 from producers.pollers.state import PollState, RunRecord
+from tds import postgres
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class Leadership:
 
     async def _connect(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(
+            self._conn = await postgres.connect(
                 self._dsn, timeout=self._timeout_s, server_settings={
                     "application_name": f"tds-poll-leader {self._owner}"[:63],
                     # A leader whose host vanished is noticed by the server in ~25 s.

@@ -30,6 +30,7 @@ from producers.zoho.errors import (
     ZohoTokenError,
     ZohoTokenThrottled,
 )
+from tds import postgres
 from tds.metrics import Metrics
 from tds.secret import Secret
 
@@ -122,7 +123,7 @@ class PgTokenStore:
 
         @asynccontextmanager
         async def connect() -> AsyncIterator[asyncpg.Connection]:
-            conn = await asyncpg.connect(dsn)
+            conn = await postgres.connect(dsn)
             try:
                 yield conn
             finally:

@@ -33,7 +33,11 @@ class DemoError(TDSError):
 def register(sub: Any) -> None:
     """Add the subcommand."""
     parser = sub.add_parser("demo", help="run everything on the Zoho simulator, with a sync")
-    parser.add_argument("--port", type=int, default=8000, help="TDS web port")
+    parser.add_argument("--port", type=int, default=8000,
+                        help="TDS admin port: API, dashboard, /metrics (default: %(default)s)")
+    parser.add_argument("--webhook-port", type=int, default=None,
+                        help="TDS webhook port the simulator posts to (default: "
+                             "TDS_WEBHOOK_PORT, 8001)")
     parser.add_argument("--sim-port", type=int, default=0, help="simulator port (0: free)")
     parser.add_argument("--org-id", default=None,
                         help="simulated organization id (default: the simulator's)")
@@ -67,11 +71,11 @@ def _http(method: str, url: str, token: str | None = None, body: Any = None,
         return orjson.loads(response.read())
 
 
-def _wait(url: str, what: str, timeout_s: float) -> Any:
+def _wait(url: str, what: str, timeout_s: float, token: str | None = None) -> Any:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            return _http("GET", url, timeout_s=5)
+            return _http("GET", url, token, timeout_s=5)
         except (URLError, OSError, ValueError):
             time.sleep(0.5)
     raise DemoError(f"{what} did not answer at {url} within {timeout_s:.0f}s")
@@ -81,12 +85,14 @@ def _start_simulator(args: argparse.Namespace, env: dict[str, str]) -> tuple[
         subprocess.Popen[bytes], str]:
     port = args.sim_port or _free_port()
     secret = secrets.token_hex(16)
+    # Through the environment: a command-line argument would show in every process list.
+    env["ZOHO_WEBHOOK_SECRET"] = secret
     process = subprocess.Popen(
         [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", str(port),
          "--items", str(args.items), "--contacts", str(args.contacts),
          "--salesorders", str(args.salesorders), "--invoices", str(args.invoices),
-         "--webhook-url", f"http://127.0.0.1:{args.port}/api/webhooks/zoho",
-         "--webhook-secret", secret, "--change-rate", str(args.change_rate),
+         "--webhook-url", f"http://127.0.0.1:{args.webhook_port}/api/webhooks/zoho",
+         "--change-rate", str(args.change_rate),
          *(["--org-id", args.org_id] if args.org_id else [])],
         env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -97,7 +103,6 @@ def _start_simulator(args: argparse.Namespace, env: dict[str, str]) -> tuple[
         "ZOHO_CLIENT_SECRET": credentials["client_secret"],
         "ZOHO_REFRESH_TOKEN": credentials["refresh_token"],
         "ZOHO_ORGANIZATION_ID": credentials["organization_id"],
-        "ZOHO_WEBHOOK_SECRET": secret,
     })
     return process, base
 
@@ -121,7 +126,7 @@ def _initial_sync(web: str, token: str, timeout_s: float) -> dict[str, Any]:
     run: dict[str, Any] = {}
     while time.monotonic() - started < timeout_s:
         try:
-            run = _http("GET", f"{web}/api/tds/sync-runs/{run_id}")
+            run = _http("GET", f"{web}/api/tds/sync-runs/{run_id}", token)
         except (URLError, OSError):
             run = {"status": "queued"}
         sys.stderr.write(_progress(run, started))
@@ -138,6 +143,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     env = dict(os.environ)
     token = settings.api_token.reveal() or secrets.token_urlsafe(24)
     env["TDS_API_TOKEN"] = token
+    args.webhook_port = args.webhook_port or settings.webhook_port
     real_zoho = bool(settings.zoho_client_id and settings.zoho_refresh_token
                      and settings.zoho_organization_id)
     sim: subprocess.Popen[bytes] | None = None
@@ -147,18 +153,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     else:
         sim, base = _start_simulator(args, env)
         print(f"Zoho simulator: {base} (control API {base}/_sim/)")
-    up = subprocess.Popen([sys.executable, "-m", "tds.cli", "up", "--port", str(args.port)],
+    up = subprocess.Popen([sys.executable, "-m", "tds.cli", "up", "--port", str(args.port),
+                           "--webhook-port", str(args.webhook_port)],
                           env=env, start_new_session=True)
     web = f"http://127.0.0.1:{args.port}"
     try:
-        _wait(f"{web}/api/bff/tds/status", "tds web", 180)
+        _wait(f"{web}/api/bff/tds/status", "tds web", 180, token)
         outcome = _initial_sync(web, token, args.sync_timeout_s)
         print(f"sync {outcome['status']}: seen {outcome.get('seen')}, "
               f"changed {outcome.get('changed')}, failed {outcome.get('failed')}"
               + (f", error {outcome['error']}" if outcome.get("error") else ""))
         print(f"\ndashboard:  {web}/tds-admin")
         print(f"API token:  {token}   (for the dashboard's sync and retry buttons)")
-        print(f"metrics:    {web}/metrics\n")
+        print(f"metrics:    {web}/metrics   (with the token)")
+        print(f"webhooks:   http://127.0.0.1:{args.webhook_port}/api/webhooks/zoho\n")
         if args.exit_after_sync:
             return 0 if outcome["status"] == "completed" else 1
         print("running; Ctrl-C stops everything")

@@ -25,6 +25,7 @@ from producers.pollers.scheduler import Leadership, Scheduler
 from producers.pollers.state import PgPollState
 from producers.zoho import open_client
 from schemas.topics import COMMANDS, RAW_BULK, SYNC_RUNS
+from tds import postgres
 from tds.kafka import consumer_config, producer_config
 from tds.logs import configure
 from tds.metrics import Metrics
@@ -100,7 +101,7 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
     config = PollerConfig.from_settings(
         settings, group=args.group, overlap_s=args.overlap_s, tick_s=args.tick_s,
         heartbeat_s=args.heartbeat_s, stale_after_s=args.stale_after_s)
-    pool = await asyncpg.create_pool(settings.dsn, min_size=1, max_size=4)
+    pool = await postgres.create_pool(settings.dsn, min_size=1, max_size=4)
     try:
         publisher = KafkaPublisher(producer_config(settings.kafka, **{"client.id": "tds-poll"}),
                                    metrics=metrics)

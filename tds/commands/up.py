@@ -12,6 +12,7 @@ from typing import Any
 
 from schemas.topics import catalogue
 from tds.commands.migrate import MIGRATIONS
+from tds.commands.web import add_listener_arguments, listen_addresses
 from tds.logs import configure
 from tds.migrate import apply
 from tds.settings import Settings
@@ -25,8 +26,7 @@ def register(sub: Any) -> None:
     """Add the subcommand."""
     parser = sub.add_parser(
         "up", help="run web, workers, projector, relay, poller and image cache, supervised")
-    parser.add_argument("--host", default="127.0.0.1", help="web listen address")
-    parser.add_argument("--port", type=int, default=8000, help="web port (the guide's 8000)")
+    add_listener_arguments(parser)  # passed on to `tds web`
     parser.add_argument("--workers", type=int, default=None,
                         help="stream workers (default: TDS_WORKER_COUNT)")
     parser.add_argument("--engine", choices=("faust", "batched"), default=None,
@@ -40,7 +40,9 @@ def register(sub: Any) -> None:
 
 def children(args: argparse.Namespace, settings: Settings) -> list[ChildSpec]:
     """The process tree `tds up` supervises."""
-    specs = [ChildSpec("web", ("web", "--host", args.host, "--port", str(args.port)))]
+    (hook_host, hook_port), (admin_host, admin_port) = listen_addresses(args, settings)
+    specs = [ChildSpec("web", ("web", "--host", admin_host, "--port", str(admin_port),
+                               "--webhook-host", hook_host, "--webhook-port", str(hook_port)))]
     workers = args.workers if args.workers is not None else settings.worker_count
     # Workers keep their state in memory, rebuilt from changelog topics: no local folder.
     engine = args.engine or settings.stream_engine
@@ -67,7 +69,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # Every child writes its metrics here; the web process serves them all on /metrics.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     specs = children(args, settings)
-    logger.info("dashboard: http://%s:%d/tds-admin", args.host, args.port)
+    (hook_host, hook_port), (admin_host, admin_port) = listen_addresses(args, settings)
+    logger.info("dashboard: http://%s:%d/tds-admin", admin_host, admin_port)
+    logger.info("Zoho webhooks: http://%s:%d/api/webhooks/zoho", hook_host, hook_port)
     try:
         return Supervisor(specs).run()
     finally:

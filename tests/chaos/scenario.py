@@ -235,7 +235,7 @@ def children(up_pid: int) -> dict[str, int]:
 def _health(web: str) -> tuple[str, list[str]]:
     """The health status and its problems (an HTTP 503 still carries the document)."""
     try:
-        doc = http("GET", f"{web}/api/tds/health", timeout_s=10)
+        doc = http("GET", f"{web}/api/tds/health", token=TOKEN, timeout_s=10)
     except HTTPError as exc:
         try:
             doc = orjson.loads(exc.read())
@@ -311,7 +311,7 @@ class Scenario:
         status: dict[str, Any] = {}
         while run and time.monotonic() < deadline:
             try:
-                status = http("GET", f"{web}/api/tds/sync-runs/{run}")
+                status = http("GET", f"{web}/api/tds/sync-runs/{run}", token=TOKEN)
             except (URLError, OSError, ValueError):
                 status = {}
             if status.get("status") in ("completed", "failed"):

@@ -1,5 +1,6 @@
-"""The dashboard in real headless Chromium: it loads, its numbers match the API, "sync
-now" starts a run, "retry" moves a dead letter back, hostile Zoho strings stay text."""
+"""The dashboard in real headless Chromium: it asks for the API token and keeps it for the
+browser session only, its numbers match the API, "sync now" starts a run, "retry" moves a
+dead letter back, hostile Zoho strings stay text."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from schemas.events import SyncRunEvent
 from schemas.topics import entity_key
 from tds.retry import Origin, RetryPolicy, route_failure
 from tests.integration.api.conftest import TOKEN, ApiHarness
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 HOSTILE = "<script>window.__pwned=1</script>\"'><img src=x onerror=window.__pwned=2>"
 
@@ -66,8 +69,19 @@ async def test_dashboard(api: ApiHarness, browser: webdriver.Chrome,
     base = str(api.client.make_url("/tds-admin"))
     await asyncio.to_thread(browser.get, base)
 
+    # Without the token the page shows only the probe's status and asks for the token.
+    await asyncio.to_thread(_wait_text, browser, "updated",
+                            lambda t: t == "enter the API token to see the data")
+    assert browser.find_element(By.CSS_SELECTOR, '[data-testid="dead-count"]').text == "–"
+    token = browser.find_element(By.CSS_SELECTOR, '[data-testid="token"]')
+    await asyncio.to_thread(token.send_keys, TOKEN)
+    # Kept for this browser session only: sessionStorage, no localStorage, no cookie.
+    assert browser.execute_script("return sessionStorage.getItem('tds.apiToken')") == TOKEN
+    assert browser.execute_script("return localStorage.length") == 0
+    assert browser.get_cookies() == []
+
     # Numbers match the API.
-    health = await (await api.client.get("/api/tds/health")).json()
+    health = await (await api.client.get("/api/tds/health", headers=AUTH)).json()
     shown = await asyncio.to_thread(_wait_text, browser, "health", lambda t: t != "…")
     assert shown == health["status"]
     queue = await asyncio.to_thread(_wait_text, browser, "queue-size", lambda t: t != "–")
@@ -84,8 +98,6 @@ async def test_dashboard(api: ApiHarness, browser: webdriver.Chrome,
     assert await asyncio.to_thread(browser.execute_script, "return window.__pwned") is None
 
     # "Sync now" starts a run (a command reaches tds.commands and the page says so).
-    token = browser.find_element(By.CSS_SELECTOR, '[data-testid="token"]')
-    await asyncio.to_thread(token.send_keys, TOKEN)
     await asyncio.to_thread(_click, browser, "sync-now")
     result = await asyncio.to_thread(_wait_text, browser, "sync-result",
                                      lambda t: t.startswith("sync started"))
@@ -97,6 +109,13 @@ async def test_dashboard(api: ApiHarness, browser: webdriver.Chrome,
     await asyncio.to_thread(_click, browser, f"retry-{dead_id}")
     await asyncio.to_thread(_wait_text, browser, "sync-result",
                             lambda t: t.startswith("retry requested for 1"))
-    after = await (await api.client.get("/api/tds/deadletter?status=retried")).json()
+    after = await (await api.client.get("/api/tds/deadletter?status=retried",
+                                        headers=AUTH)).json()
     assert [d["id"] for d in after["items"]] == [dead_id]
     await asyncio.to_thread(_wait_text, browser, "dead-count", lambda t: t == "0")
+
+    # A reload in the same session keeps the token (the numbers come back without typing).
+    await asyncio.to_thread(browser.refresh)
+    await asyncio.to_thread(_wait_text, browser, "dead-count", lambda t: t == "0")
+    assert browser.find_element(By.CSS_SELECTOR, '[data-testid="token"]').get_attribute(
+        "value") == TOKEN

@@ -42,7 +42,7 @@ async def test_read_models_equal_zoho(system: tuple[str, str, str], services: Se
     status: dict[str, Any] = {}
     while time.monotonic() < deadline:
         try:
-            status = http("GET", f"{web}/api/tds/sync-runs/{run}")
+            status = http("GET", f"{web}/api/tds/sync-runs/{run}", token=TOKEN)
         except URLError:
             status = {}
         if status.get("status") in ("completed", "failed"):

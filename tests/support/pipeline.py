@@ -56,12 +56,12 @@ def http(method: str, url: str, body: Any = None, token: str | None = None,
         return orjson.loads(response.read())
 
 
-def wait_http(url: str, timeout_s: float) -> Any:
+def wait_http(url: str, timeout_s: float, token: str | None = None) -> Any:
     """GET `url` until it answers 2xx (bounded)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            return http("GET", url, timeout_s=10)
+            return http("GET", url, token=token, timeout_s=10)
         except (URLError, OSError, ValueError):
             time.sleep(0.5)
     raise AssertionError(f"{url} did not answer in {timeout_s}s")
@@ -129,7 +129,8 @@ class System:
 
     org: str
     sim_url: str
-    web_url: str
+    web_url: str  # the admin listener: admin API, BFF, dashboard, /metrics
+    webhook_url: str  # the webhook listener: POST {webhook_url}/api/webhooks/zoho
     up: subprocess.Popen[bytes]
     sim: subprocess.Popen[bytes]
 
@@ -149,14 +150,15 @@ def running_system(services: Services, *, org: str, workers: int = 2, projectors
                    sim_args: tuple[str, ...] = (), extra_env: dict[str, str] | None = None,
                    log: Path | None = None) -> Iterator[System]:
     """Start the simulator and `tds up` against `services`; stop both afterwards."""
-    web_port, sim_port = free_port(), free_port()
+    web_port, hook_port, sim_port = free_port(), free_port(), free_port()
     sim_url, web_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{web_port}"
+    webhook_url = f"http://127.0.0.1:{hook_port}"
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": services.kafka_bootstrap_servers,
            "DATABASE_URL": services.database_url}
     out: IO[bytes] | int = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
     sim = subprocess.Popen(
         [sys.executable, "-m", "simulator", "--port", str(sim_port), "--org-id", org,
-         "--webhook-url", f"{web_url}/api/webhooks/zoho", "--webhook-secret", WEBHOOK_SECRET,
+         "--webhook-url", f"{webhook_url}/api/webhooks/zoho", "--webhook-secret", WEBHOOK_SECRET,
          *sim_args], env=env, start_new_session=True, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
     up: subprocess.Popen[bytes] | None = None
@@ -172,10 +174,11 @@ def running_system(services: Services, *, org: str, workers: int = 2, projectors
             "TDS_RETRY_BACKOFF_SECONDS": "1", **(extra_env or {})})
         up = subprocess.Popen(
             [sys.executable, "-m", "tds.cli", "up", "--port", str(web_port),
+             "--webhook-port", str(hook_port),
              "--workers", str(workers), "--projectors", str(projectors), "--no-images"],
             env=env, start_new_session=True, stdout=out, stderr=out)
-        wait_http(f"{web_url}/api/bff/tds/status", 120)
-        yield System(org, sim_url, web_url, up, sim)
+        wait_http(f"{web_url}/api/bff/tds/status", 120, TOKEN)
+        yield System(org, sim_url, web_url, webhook_url, up, sim)
     finally:
         _stop(up)
         _stop(sim)

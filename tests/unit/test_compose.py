@@ -39,9 +39,21 @@ def test_prometheus_scrapes_the_web_process() -> None:
     services = _compose()["services"]
     mount = services["prometheus"]["volumes"][0].split(":")[0]
     config = yaml.safe_load((ROOT / mount).read_text())
-    targets = config["scrape_configs"][0]["static_configs"][0]["targets"]
-    assert targets == ["tds-web:8000"]
-    assert "8000:8000" in services["tds-web"]["ports"]
+    job = config["scrape_configs"][0]
+    assert job["static_configs"][0]["targets"] == ["tds-web:8000"]
+    # /metrics is an admin read: the token, from the same Docker secret as TDS's.
+    assert job["authorization"]["credentials_file"] == "/run/secrets/tds_api_token"
+    assert "tds_api_token" in services["prometheus"]["secrets"]
+
+
+def test_the_webhook_port_is_published_and_the_admin_port_only_on_loopback() -> None:
+    compose = _compose()
+    web = compose["services"]["tds-web"]
+    assert web["ports"] == ["8001:8001", "127.0.0.1:8000:8000"]
+    assert web["environment"]["TDS_WEBHOOK_PORT"] == "8001"
+    assert web["environment"]["TDS_ADMIN_PORT"] == "8000"
+    assert web["environment"]["TDS_API_TOKEN_FILE"] == "/run/secrets/tds_api_token"
+    assert "file" in compose["secrets"]["tds_api_token"]
 
 
 def test_image_installs_the_pinned_set() -> None:

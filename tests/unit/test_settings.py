@@ -100,3 +100,78 @@ def test_services_env_fills_only_unset_variables(tmp_path: Path) -> None:
     nested = tmp_path / "a" / "b"
     nested.mkdir(parents=True)
     assert find_services_env(nested) == path
+
+
+SECRET_VARIABLES = ("ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN", "ZOHO_WEBHOOK_SECRET",
+                    "TDS_API_TOKEN")
+
+
+def test_the_secret_variables_are_the_masked_ones() -> None:
+    assert {v.env for v in VARIABLES if v.secret} == set(SECRET_VARIABLES)
+
+
+@pytest.mark.parametrize("name", SECRET_VARIABLES)
+def test_a_secret_comes_from_its_file(name: str, tmp_path: Path) -> None:
+    path = tmp_path / name.lower()
+    path.write_text("from-a-file-Qw81\n")  # files end with a newline; it is not part of it
+    settings = Settings.from_env({f"{name}_FILE": str(path)})
+    field = next(v.field for v in VARIABLES if v.env == name)
+    assert getattr(settings, field).reveal() == "from-a-file-Qw81"
+    assert "from-a-file-Qw81" not in repr(settings)
+    assert settings.secrets() == ["from-a-file-Qw81"]
+
+
+@pytest.mark.parametrize("name", SECRET_VARIABLES)
+def test_a_secret_and_its_file_together_are_refused(name: str, tmp_path: Path) -> None:
+    path = tmp_path / "secret"
+    path.write_text("file-value-Lm02")
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({name: "env-value-Zx11", f"{name}_FILE": str(path)})
+    message = str(info.value)
+    assert f"{name} and {name}_FILE are both set" in message
+    assert "file-value-Lm02" not in message and "env-value-Zx11" not in message
+
+
+def test_an_empty_variable_beside_its_file_counts_as_unset(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_text("tok-Pp19")
+    settings = Settings.from_env({"TDS_API_TOKEN": "", "TDS_API_TOKEN_FILE": str(path)})
+    assert settings.api_token.reveal() == "tok-Pp19"
+
+
+def test_an_unreadable_or_empty_secret_file_names_the_variable(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"ZOHO_CLIENT_SECRET_FILE": str(tmp_path / "missing"),
+                           "ZOHO_WEBHOOK_SECRET_FILE": str(empty)})
+    assert info.value.problems == [
+        f"ZOHO_CLIENT_SECRET_FILE={str(tmp_path / 'missing')!r} cannot be read: "
+        "No such file or directory",
+        f"ZOHO_WEBHOOK_SECRET_FILE={str(empty)!r} is an empty file"]
+
+
+def test_listener_settings_and_their_defaults() -> None:
+    settings = Settings.from_env({})
+    assert (settings.admin_host, settings.admin_port) == ("127.0.0.1", 8000)
+    assert (settings.webhook_host, settings.webhook_port) == ("127.0.0.1", 8001)
+    assert settings.api_open_reads is False
+    with pytest.raises(SettingsError, match="TDS_ADMIN_PORT='0' is out of range"):
+        Settings.from_env({"TDS_ADMIN_PORT": "0"})
+    with pytest.raises(SettingsError, match="TDS_WEBHOOK_HOST='a b' is not a host"):
+        Settings.from_env({"TDS_WEBHOOK_HOST": "a b"})
+
+
+def test_database_tls_options_are_checked(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.crt"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    good = f"postgresql://tds@db.example/tds?sslmode=verify-full&sslrootcert={ca}"
+    assert Settings.from_env({"DATABASE_URL": good}).dsn == good
+    with pytest.raises(SettingsError, match="sslmode='verify-everything', not one of"):
+        Settings.from_env({"DATABASE_URL": "postgresql://h/db?sslmode=verify-everything"})
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"DATABASE_URL": "postgresql://tds:pw-Kk31@h/db?sslmode=verify-full"
+                                           f"&sslrootcert={tmp_path / 'nope.crt'}"})
+    assert "DATABASE_URL='postgresql://tds:********@h/db" in str(info.value)
+    assert "which is not a readable file" in str(info.value)
+    assert "pw-Kk31" not in str(info.value)

@@ -58,7 +58,7 @@ def _consume(bootstrap: str, topic: str, group: str, count: int) -> list[tuple[
 
 async def test_health_and_bff(api: ApiHarness) -> None:
     await _seed_runs(api)
-    response = await api.client.get("/api/tds/health")
+    response = await api.client.get("/api/tds/health", headers=AUTH)
     assert response.status == 200
     doc = await response.json()
     # Kafka and PostgreSQL answer, but nothing consumes: degraded, with the reasons named.
@@ -66,32 +66,32 @@ async def test_health_and_bff(api: ApiHarness) -> None:
     assert "no stream worker is running" in doc["problems"]
     assert doc["workers_active"] == 0 and doc["queue_size"] == 0
     assert doc["last_sync"].startswith("2025-11-13T07:02:00")
-    bff = await (await api.client.get("/api/bff/tds/status")).json()
+    bff = await (await api.client.get("/api/bff/tds/status", headers=AUTH)).json()
     assert bff == {"sync_active": True, "queue_size": 0, "last_sync": doc["last_sync"],
                    "health": "degraded"}
-    recent = await (await api.client.get("/api/bff/tds/recent")).json()
+    recent = await (await api.client.get("/api/bff/tds/recent", headers=AUTH)).json()
     # All three started at T0: ties go by run id, descending (the keyset order).
     assert [r["run_id"] for r in recent["runs"]] == ["r2", "r1", "r-stock"]
 
 
 async def test_sync_runs_page_filter_and_log(api: ApiHarness) -> None:
     await _seed_runs(api)
-    page = await (await api.client.get("/api/tds/sync-runs?limit=2")).json()
+    page = await (await api.client.get("/api/tds/sync-runs?limit=2", headers=AUTH)).json()
     assert page["total"] == 3 and len(page["runs"]) == 2
-    failed = await (await api.client.get("/api/tds/sync-runs?status=failed")).json()
+    failed = await (await api.client.get("/api/tds/sync-runs?status=failed", headers=AUTH)).json()
     assert [r["run_id"] for r in failed["runs"]] == ["r2"]
-    one = await (await api.client.get("/api/tds/sync-runs/r1")).json()
+    one = await (await api.client.get("/api/tds/sync-runs/r1", headers=AUTH)).json()
     assert one["status"] == "completed" and one["duration_s"] == 120.0 and one["seen"] == 10
-    log = await api.client.get("/api/tds/sync-runs/r1?format=log")
+    log = await api.client.get("/api/tds/sync-runs/r1?format=log", headers=AUTH)
     assert log.status == 200 and "attachment" in log.headers["Content-Disposition"]
     assert "changed 4" in await log.text()
-    missing = await api.client.get("/api/tds/sync-runs/nope")
+    missing = await api.client.get("/api/tds/sync-runs/nope", headers=AUTH)
     assert missing.status == 404
     assert await missing.json() == {"error": "not_found", "detail": "no sync run 'nope'"}
-    bad = await api.client.get("/api/tds/sync-runs?limit=0")
+    bad = await api.client.get("/api/tds/sync-runs?limit=0", headers=AUTH)
     assert bad.status == 400
     assert (await bad.json())["detail"] == "limit=0 is out of range (1-500)"
-    bad_status = await api.client.get("/api/tds/sync-runs?status=<script>")
+    bad_status = await api.client.get("/api/tds/sync-runs?status=<script>", headers=AUTH)
     assert bad_status.status == 400
 
 
@@ -102,22 +102,23 @@ async def test_sync_runs_keyset_pages_match_offset_pages(api: ApiHarness) -> Non
             _run(f"k{n:02d}", "started", n % 4) for n in range(11)])  # ties on started_at
         await conn.execute("UPDATE sync_runs SET started_at = NULL WHERE run_id IN "
                            "('k03', 'k07')")
-    by_offset = await (await api.client.get("/api/tds/sync-runs?limit=500")).json()
+    by_offset = await (await api.client.get("/api/tds/sync-runs?limit=500", headers=AUTH)).json()
     order = [r["run_id"] for r in by_offset["runs"]]
     assert order[-2:] == ["k07", "k03"] and by_offset["next"] is None
     seen: list[str] = []
     url = "/api/tds/sync-runs?limit=3"
     for _ in range(10):  # bounded: 11 runs in pages of 3
-        page = await (await api.client.get(url)).json()
+        page = await (await api.client.get(url, headers=AUTH)).json()
         assert page["total"] == len(order)
         seen += [r["run_id"] for r in page["runs"]]
         if page["next"] is None:
             break
         url = f"/api/tds/sync-runs?limit=3&after={page['next']}"
     assert seen == order
-    both = await api.client.get(f"/api/tds/sync-runs?offset=3&after={page['next'] or 'x'}")
+    both = await api.client.get(f"/api/tds/sync-runs?offset=3&after={page['next'] or 'x'}",
+                                headers=AUTH)
     assert both.status == 400
-    junk = await api.client.get("/api/tds/sync-runs?after=bm90LWEtY3Vyc29y")
+    junk = await api.client.get("/api/tds/sync-runs?after=bm90LWEtY3Vyc29y", headers=AUTH)
     assert junk.status == 400 and "not a cursor" in (await junk.json())["detail"]
 
 
@@ -165,7 +166,7 @@ async def test_dead_letters_list_and_retry(api: ApiHarness, kafka_bootstrap: str
         await dead_letters.apply(conn, [dead_letters.row(
             topic="tds.deadletter", partition=0, offset=3, timestamp_ms=1_700_000_000_000,
             key=key, value=b"\x01original bytes", headers=routed.headers)])
-    page = await (await api.client.get("/api/tds/deadletter?status=pending")).json()
+    page = await (await api.client.get("/api/tds/deadletter?status=pending", headers=AUTH)).json()
     assert page["total"] == 1
     item = page["items"][0]
     assert item["error_message"] == "<script>alert('x')</script>"
@@ -182,7 +183,7 @@ async def test_dead_letters_list_and_retry(api: ApiHarness, kafka_bootstrap: str
     assert back[0][0] == key and back[0][1] == b"\x01original bytes"
     assert back[0][2]["ce_type"] == b"zoho.webhook.received"
     assert back[0][2]["ce_id"] == b"ev-9"
-    after = await (await api.client.get("/api/tds/deadletter?status=retried")).json()
+    after = await (await api.client.get("/api/tds/deadletter?status=retried", headers=AUTH)).json()
     assert after["total"] == 1 and after["items"][0]["retry_count"] == 1
     again_response = await api.client.post("/api/tds/deadletter/retry-all", headers=AUTH)
     again = await again_response.json()
@@ -192,15 +193,15 @@ async def test_dead_letters_list_and_retry(api: ApiHarness, kafka_bootstrap: str
 
 async def test_status_queue_openapi_metrics_dashboard(api: ApiHarness) -> None:
     await _seed_runs(api)
-    status = await (await api.client.get("/api/tds/status")).json()
+    status = await (await api.client.get("/api/tds/status", headers=AUTH)).json()
     assert status["entities"]["item"] == 0 and status["active_syncs"] == 1
     assert status["dead_letters"] == {"pending": 0, "retried": 0, "resolved": 0}
-    queue = await (await api.client.get("/api/tds/queue")).json()
+    queue = await (await api.client.get("/api/tds/queue", headers=AUTH)).json()
     assert queue["queue_size"] == 0 and queue["eta_seconds"] == 0.0
     spec = await (await api.client.get("/api/openapi.json")).json()
     validate(spec)
     assert spec == document()
-    metrics = await api.client.get("/metrics")
+    metrics = await api.client.get("/metrics", headers=AUTH)
     assert metrics.status == 200
     assert "# TYPE tds_webhook_request_duration_seconds histogram" in await metrics.text()
     page = await api.client.get("/tds-admin")
@@ -209,6 +210,6 @@ async def test_status_queue_openapi_metrics_dashboard(api: ApiHarness) -> None:
     assert page.headers["X-Frame-Options"] == "DENY"
     script = await api.client.get("/tds-admin/static/dashboard.js")
     assert script.status == 200 and "innerHTML" not in await script.text()
-    history = await (await api.client.get("/api/tds/history")).json()
+    history = await (await api.client.get("/api/tds/history", headers=AUTH)).json()
     assert history["sync_time_s"] == [[datetime(2025, 11, 13, 7, 2, tzinfo=UTC).timestamp(),
                                        120.0]]

@@ -56,8 +56,9 @@ def test_tds_web_serves_and_stops_cleanly(
            "ZOHO_WEBHOOK_SECRET": SECRET, "ZOHO_WEBHOOK_AUTH": "query",
            "ZOHO_ORGANIZATION_ID": ORG, "TDS_LOG_LEVEL": "DEBUG"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "tds.cli", "web", "--port", str(port), "--topic", topic,
-         "--access-log"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [sys.executable, "-m", "tds.cli", "web", "--webhook-port", str(port), "--no-api",
+         "--topic", topic, "--access-log"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         _wait_for_port(port, process)
         path = "/api/webhooks/zoho"
