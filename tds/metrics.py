@@ -46,6 +46,8 @@ class Metrics:
     projector_batch_size: Histogram
     projector_batch_latency: Histogram
     images_downloaded: Counter
+    offset_resets: Counter
+    offsets_out_of_range: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
@@ -113,6 +115,15 @@ class Metrics:
             images_downloaded=Counter(
                 "tds_images_downloaded", "Item images fetched, by outcome.",
                 ["outcome"], registry=reg),
+            offset_resets=Counter(
+                "tds_offset_resets_followed",
+                "Operator offset resets (Kafka's tools) re-applied from, by group and topic.",
+                ["group", "topic"], registry=reg),
+            offsets_out_of_range=Counter(
+                "tds_offsets_out_of_range",
+                "Stored positions found outside the log (topic recreated or truncated), "
+                "restarted from the log start, by group and topic.",
+                ["group", "topic"], registry=reg),
         )
 
 

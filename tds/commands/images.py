@@ -71,7 +71,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
             consumer = BatchingConsumer(
                 bootstrap=settings.kafka, group=args.group, topics=[args.entity_topic],
                 store=PgOffsetStore(pool, args.group), handler=cache.handle,
-                batch_size=args.batch_size or settings.batch_size)
+                batch_size=args.batch_size or settings.batch_size, metrics=metrics)
             logger.info("image cache on %s (group %s) into %s", args.entity_topic,
                         args.group, settings.image_path)
             await consumer.run(stop)
