@@ -10,7 +10,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from tds.logs import configure
-from tds.metrics import Metrics
+from tds.metrics import Metrics, add_metrics_options, serve_metrics
 from tds.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -48,8 +48,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--session-timeout", type=float, default=None, metavar="SECONDS",
                         help="consumer session timeout: how soon a dead worker's partitions "
                              "move (default 10)")
-    parser.add_argument("--metrics-port", type=int, default=0,
-                        help="serve Prometheus metrics on 127.0.0.1:PORT (0: off)")
+    add_metrics_options(parser)
     parser.add_argument("--fetcher", default=None, metavar="MODULE:CALLABLE",
                         help="factory(settings) of an async context manager yielding the "
                              "Zoho record fetcher (default: the Zoho client when configured)")
@@ -107,8 +106,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )
     metrics = Metrics.create()
     engine = build(config, fetcher=_fetcher(args, settings), metrics=metrics)
-    if args.metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(args.metrics_port, addr="127.0.0.1", registry=metrics.registry)
+    serve_metrics(args, metrics)
     return run_worker(engine)
