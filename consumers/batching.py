@@ -190,7 +190,7 @@ class BatchingConsumer:
 
     async def _restart_out_of_range(self, consumer: Consumer) -> None:
         """Plan again the partitions whose fetch fell outside the log (a topic recreated
-        or truncated under a running member), as an assignment would, and seek there."""
+        or truncated under a running member), as an assignment would, and restart them."""
         held = [TopicPartition(t, p) for t, p in sorted(self._out_of_range)
                 if (t, p) in self._positions]
         self._out_of_range.clear()
