@@ -9,7 +9,8 @@ PYTEST_ARGS ?=
 ifneq (,$(wildcard .tds/services.env))
 KAFKA_BOOTSTRAP_SERVERS ?= $(shell sed -n 's/^KAFKA_BOOTSTRAP_SERVERS=//p' .tds/services.env)
 DATABASE_URL ?= $(shell sed -n 's/^DATABASE_URL=//p' .tds/services.env)
-export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL
+KAFKA_HOME ?= $(shell sed -n 's/^KAFKA_HOME=//p' .tds/services.env)
+export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL KAFKA_HOME
 endif
 
 .DEFAULT_GOAL := help

@@ -79,9 +79,11 @@ async def health_doc(ctx: ApiContext) -> dict[str, Any]:
     projectors = _members(groups, PROJECTOR_GROUP)
     queue = _queue_size(groups)
     last: datetime | None = None
+    incidents: list[str] = []
     if db_ok:
         async with ctx.db().acquire() as conn:
             last = await queries.last_sync(conn)
+            incidents = await queries.offset_incidents(conn)
     problems = []
     if not kafka_ok:
         problems.append("kafka unreachable")
@@ -95,6 +97,7 @@ async def health_doc(ctx: ApiContext) -> dict[str, Any]:
             problems.append("no projector is running")
         if queue is not None and queue > MAX_QUEUE:
             problems.append(f"queue {queue} exceeds {MAX_QUEUE}")
+        problems += incidents
         status = "degraded" if problems else "healthy"
     return {
         "status": status,

@@ -182,6 +182,22 @@ async def last_sync(conn: asyncpg.Connection) -> datetime | None:
     return value
 
 
+# How long a stored position found outside the log keeps health `degraded`: long enough
+# for an operator to see it and check what the restart from the log start re-applied.
+INCIDENT_WINDOW_HOURS = 24
+
+
+async def offset_incidents(conn: asyncpg.Connection) -> list[str]:
+    """The last day's partitions restarted from the log start, described for health."""
+    rows = await conn.fetch(
+        "SELECT consumer_group, topic, partition, reason, restarted_from, found_at "
+        "FROM offset_incidents WHERE found_at > now() - make_interval(hours => $1) "
+        "ORDER BY id DESC LIMIT 20", INCIDENT_WINDOW_HOURS)
+    return [f"{r['consumer_group']} {r['topic']}[{r['partition']}]: {r['reason']}; restarted "
+            f"from offset {r['restarted_from']} at {r['found_at']:%Y-%m-%d %H:%M:%S %Z}"
+            for r in rows]
+
+
 async def active_syncs(conn: asyncpg.Connection) -> int:
     """Runs started and not finished."""
     value: int = await conn.fetchval("SELECT count(*) FROM sync_runs WHERE status = 'started'")

@@ -4,8 +4,9 @@ A confluent-kafka consumer group member that hands batches (up to `batch_size` m
 or what arrived within `max_wait_s`) to an async handler. The handler writes its effects
 and the batch's offsets (`Batch.claims`) in one PostgreSQL transaction; PostgreSQL is the
 authority on positions: on assignment the loop seeks to the offsets stored there. After
-each handled batch the same offsets are committed to Kafka, only so lag shows in Kafka's
-own tooling.
+each handled batch the same offsets are committed to Kafka, tagged as the loop's own, so
+lag shows in Kafka's own tooling and an operator's reset made with that tooling is told
+apart from them and followed (`consumers.positions`).
 
 While a partition lags (a fetch fills the batch), the batch doubles up to
 `max_batch_size`, which spreads each transaction's fixed cost over more events; once
@@ -23,19 +24,28 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 
 from consumers.errors import ConsumerError, Fenced
+from consumers.positions import Marks, Reapply, Restart, own_metadata, plan
 from tds.kafka import MessageLike, consumer_config
+from tds.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
 TP = tuple[str, int]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,17 +61,28 @@ class Claim:
 @dataclass(frozen=True, slots=True)
 class Batch:
     """Messages in log order per partition, and the offset moves they account for;
-    `prepared` holds what `BatchingConsumer(prepare=...)` made of each message."""
+    `prepared` holds what `BatchingConsumer(prepare=...)` made of each message;
+    `replays` are the ranges re-read after an operator's reset (applied before, so
+    claimed by no one: the stored position moves only past them)."""
 
     messages: tuple[MessageLike, ...]
     claims: tuple[Claim, ...]
     prepared: tuple[Any, ...] | None = None
+    replays: tuple[Claim, ...] = ()
+
+    def replayed(self, topic: str, partition: int, offset: int) -> bool:
+        """Whether the message at this position is re-applied after a reset."""
+        return any(r.topic == topic and r.partition == partition and r.start is not None
+                   and r.start <= offset < r.end for r in self.replays)
 
 
 class OffsetStore(Protocol):
     """Where the authoritative offsets live (PostgreSQL: consumers.offsets)."""
 
     async def load(self, partitions: Sequence[TP]) -> dict[TP, int]: ...
+
+    async def restart(self, topic: str, partition: int, *, stored: int, offset: int,
+                      reason: str) -> None: ...
 
 
 Handler = Callable[[Batch], Awaitable[None]]
@@ -111,6 +132,7 @@ class BatchingConsumer:
         config: Mapping[str, Any] | None = None,
         consumer_factory: Callable[[dict[str, Any]], Consumer] = Consumer,
         prepare: Prepare | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.group = group
         self._topics = list(topics)
@@ -121,12 +143,18 @@ class BatchingConsumer:
         self._fetch_size = batch_size  # what the next fetch asks for (grows while lagging)
         self._max_wait_s = max_wait_s
         self._backoff_s = backoff_s
-        self._config = consumer_config(bootstrap, group, **dict(config or {}))
+        # "error": a fetch outside the log is reported to the loop (and handled as at
+        # assignment), not quietly moved to the log start under positions beyond it.
+        self._config = consumer_config(bootstrap, group, **{"auto.offset.reset": "error",
+                                                            **dict(config or {})})
         self._factory = consumer_factory
         self._prepare = prepare
+        self._metrics = metrics
         self._consumer: Consumer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._positions: dict[TP, int | None] = {}
+        self._replay_until: dict[TP, int] = {}  # an operator's reset being re-applied
+        self._out_of_range: set[TP] = set()  # fetches the broker refused as outside the log
         self.batches = 0
         self.messages = 0
 
@@ -139,38 +167,106 @@ class BatchingConsumer:
     # free meanwhile, so the offsets are read from PostgreSQL through it.
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         assert self._loop is not None
+        positioned = self._plan_starts(consumer, partitions)
+        consumer.assign(positioned)
+        logger.info("group %s assigned %s", self.group, ", ".join(
+            f"{tp.topic}[{tp.partition}]@{'start' if tp.offset < 0 else tp.offset}"
+            for tp in positioned))
+
+    def _plan_starts(self, consumer: Consumer,
+                     partitions: list[TopicPartition]) -> list[TopicPartition]:
+        """Where each partition starts; blocking (the consumer's thread, not the loop's)."""
         wanted = [(tp.topic, tp.partition) for tp in partitions]
-        stored = self._load_blocking(wanted)
+        stored = self._retrying("read stored offsets",
+                                lambda: self._run_blocking(self._store.load(wanted)))
+        marks = self._retrying("read committed offsets and log bounds",
+                               lambda: self._marks(consumer, partitions, stored))
         positioned = []
         for tp in partitions:
-            offset = stored.get((tp.topic, tp.partition))
-            self._positions[(tp.topic, tp.partition)] = offset
+            offset = self._start(tp.topic, tp.partition, marks[(tp.topic, tp.partition)])
             positioned.append(TopicPartition(
                 tp.topic, tp.partition, OFFSET_BEGINNING if offset is None else offset))
-        consumer.assign(positioned)
-        logger.info("group %s assigned %s", self.group,
-                    ", ".join(f"{t}[{p}]@{stored.get((t, p), 'start')}" for t, p in wanted))
+        return positioned
+
+    async def _restart_out_of_range(self, consumer: Consumer) -> None:
+        """Plan again the partitions whose fetch fell outside the log (a topic recreated
+        or truncated under a running member), as an assignment would, and restart them."""
+        held = [TopicPartition(t, p) for t, p in sorted(self._out_of_range)
+                if (t, p) in self._positions]
+        self._out_of_range.clear()
+        if not held:
+            return
+        await asyncio.to_thread(self._plan_starts, consumer, held)  # sets their positions
+        # A partition stopped by such an error refuses seek (_STATE); assigning again
+        # restarts it. The others restart at their positions too: what the batch in hand
+        # holds is then fetched again and dropped as accounted for.
+        consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING if offset is None else offset)
+                         for (t, p), offset in sorted(self._positions.items())])
+
+    @staticmethod
+    def _marks(consumer: Consumer, partitions: list[TopicPartition],
+               stored: Mapping[TP, int]) -> dict[TP, Marks]:
+        committed = {(tp.topic, tp.partition): tp for tp in consumer.committed(
+            [TopicPartition(tp.topic, tp.partition) for tp in partitions], timeout=10)}
+        marks = {}
+        for tp in partitions:
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(tp.topic, tp.partition), timeout=10, cached=False)
+            mine = committed.get((tp.topic, tp.partition))
+            marks[(tp.topic, tp.partition)] = Marks(
+                stored=stored.get((tp.topic, tp.partition)),
+                committed=None if mine is None or mine.offset < 0 else mine.offset,
+                metadata=(mine.metadata or "") if mine is not None else "", low=low, high=high)
+        return marks
+
+    def _start(self, topic: str, partition: int, marks: Marks) -> int | None:
+        """Where one assigned partition starts (see consumers.positions), said and counted."""
+        start = plan(marks)
+        where = f"group {self.group} {topic}[{partition}]"
+        if isinstance(start, Restart):
+            logger.error("%s: %s; restarting from the log start %d", where, start.reason,
+                         start.offset)
+            if self._metrics is not None:
+                self._metrics.offsets_out_of_range.labels(self.group, topic).inc()
+            self._retrying("record the restart", lambda: self._run_blocking(
+                self._store.restart(topic, partition, stored=start.stored,
+                                    offset=start.offset, reason=start.reason)))
+        elif isinstance(start, Reapply):
+            logger.warning("%s: offsets reset to %d by an operator (stored: %d); re-applying "
+                           "from there", where, start.offset, start.until)
+            if self._metrics is not None:
+                self._metrics.offset_resets.labels(self.group, topic).inc()
+            self._replay_until[(topic, partition)] = start.until
+        elif start.ignored is not None:
+            logger.warning("%s: a reset forward to %d is not followed (it would skip what "
+                           "PostgreSQL has not applied); resuming at %s", where, start.ignored,
+                           start.offset)
+        self._positions[(topic, partition)] = start.offset
+        return start.offset
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self._positions.pop((tp.topic, tp.partition), None)
+            self._replay_until.pop((tp.topic, tp.partition), None)
         consumer.unassign()
         logger.info("group %s revoked %s", self.group,
                     ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
 
-    def _load_blocking(self, partitions: list[TP]) -> dict[TP, int]:
+    def _run_blocking(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run a store coroutine on the event loop from the consumer's thread."""
         assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout=30)
+
+    def _retrying(self, what: str, call: Callable[[], T]) -> T:
         delay = self._backoff_s[0]
         deadline = time.monotonic() + 60
         while True:
-            future = asyncio.run_coroutine_threadsafe(self._store.load(partitions), self._loop)
             try:
-                return future.result(timeout=30)
+                return call()
             except Exception as exc:
                 if time.monotonic() > deadline:
-                    raise ConsumerError(
-                        f"group {self.group}: cannot read stored offsets: {exc!r}") from exc
-                logger.warning("group %s: reading offsets failed (%r); retrying", self.group, exc)
+                    raise ConsumerError(f"group {self.group}: cannot {what}: {exc!r}") from exc
+                logger.warning("group %s: %s failed (%r); retrying", self.group, what, exc)
                 time.sleep(delay)
                 delay = min(delay * 2, self._backoff_s[1])
 
@@ -208,6 +304,8 @@ class BatchingConsumer:
                     asked, messages, prepared = await self._fetch(consumer)
                 self._resize(asked, len(messages))
                 batch = self._batch(messages, prepared)
+                if self._out_of_range:
+                    await self._restart_out_of_range(consumer)
                 if batch is None:
                     continue
                 if self._prepare is not None:
@@ -281,6 +379,8 @@ class BatchingConsumer:
             if error is not None:
                 if error.fatal():
                     raise ConsumerError(f"group {self.group}: fatal Kafka error: {error}")
+                if error.code() == KafkaError._AUTO_OFFSET_RESET:
+                    self._out_of_range.add((message.topic() or "", message.partition() or 0))
                 logger.warning("group %s: consumer error: %s", self.group, error)
                 continue
             topic, partition, offset = _position(message)
@@ -297,19 +397,36 @@ class BatchingConsumer:
                 kept_prepared.append(prepared[index])
         if not kept:
             return None
-        claims = tuple(Claim(t, p, self._positions[(t, p)], end + 1)
-                       for (t, p), end in sorted(last.items()))
-        return Batch(messages=tuple(kept), claims=claims,
-                     prepared=None if prepared is None else tuple(kept_prepared))
+        claims, replays = [], []
+        for (t, p), end in sorted(last.items()):
+            start, until = self._positions[(t, p)], self._replay_until.get((t, p))
+            if until is not None:  # re-applied up to `until`; only the rest is claimed
+                replays.append(Claim(t, p, start, min(end + 1, until)))
+                if end + 1 > until:
+                    claims.append(Claim(t, p, until, end + 1))
+            else:
+                claims.append(Claim(t, p, start, end + 1))
+        return Batch(messages=tuple(kept), claims=tuple(claims),
+                     prepared=None if prepared is None else tuple(kept_prepared),
+                     replays=tuple(replays))
 
     def _advance(self, batch: Batch) -> None:
         assert self._consumer is not None
-        for claim in batch.claims:
-            if (claim.topic, claim.partition) in self._positions:
-                self._positions[(claim.topic, claim.partition)] = claim.end
+        ends = {(c.topic, c.partition): c.end for c in batch.claims}
+        for claim in (*batch.replays, *batch.claims):
+            tp = (claim.topic, claim.partition)
+            if tp in self._positions:
+                self._positions[tp] = claim.end
+                if claim.end >= self._replay_until.get(tp, claim.end + 1):
+                    del self._replay_until[tp]
+                    ends.setdefault(tp, claim.end)  # re-applied to the stored position
         self.batches += 1
         self.messages += len(batch.messages)
-        offsets = [TopicPartition(c.topic, c.partition, c.end) for c in batch.claims]
+        # While a reset is re-applied the operator's commit stays, so a restart re-applies
+        # it again rather than forgetting it; done, the loop's own commit replaces it.
+        offsets = [TopicPartition(t, p, end, own_metadata(end)) for (t, p), end in ends.items()]
+        if not offsets:
+            return
         try:
             self._consumer.commit(offsets=offsets, asynchronous=True)
         except KafkaException as exc:  # informational only: PostgreSQL holds the truth
@@ -331,6 +448,7 @@ class BatchingConsumer:
         for topic, partition in held:
             offset = stored.get((topic, partition))
             self._positions[(topic, partition)] = offset
+            self._replay_until.pop((topic, partition), None)
             self._seek(topic, partition, OFFSET_BEGINNING if offset is None else offset)
 
     def _seek(self, topic: str, partition: int, offset: int) -> None:

@@ -28,6 +28,10 @@ _CREATE = """INSERT INTO projection_offsets (consumer_group, topic, partition, n
 SELECT $1, * FROM unnest($2::text[], $3::integer[], $4::bigint[])
 ON CONFLICT DO NOTHING
 RETURNING topic, partition"""
+_RESTART = """UPDATE projection_offsets SET next_offset = $5, updated_at = now()
+WHERE consumer_group = $1 AND topic = $2 AND partition = $3 AND next_offset = $4"""
+_INCIDENT = """INSERT INTO offset_incidents (consumer_group, topic, partition, stored_offset,
+restarted_from, reason) VALUES ($1, $2, $3, $4, $5, $6)"""
 
 
 class PgOffsetStore:
@@ -41,6 +45,16 @@ class PgOffsetStore:
         """The next offset of each partition that has one."""
         async with self._pool.acquire() as conn:
             return await load(conn, self.group, partitions)
+
+    async def restart(self, topic: str, partition: int, *, stored: int, offset: int,
+                      reason: str) -> None:
+        """Move a partition whose stored position left the log to `offset`, and record
+        the incident (health reports it); a concurrent move wins (compare-and-set)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            done = await conn.execute(_RESTART, self.group, topic, partition, stored, offset)
+            if done.endswith(" 1"):
+                await conn.execute(_INCIDENT, self.group, topic, partition, stored, offset,
+                                   reason)
 
 
 async def load(

@@ -116,6 +116,8 @@ class Projector:
         self._metrics = metrics
         self._codec = codec or default_codec()
         self.writer = EntityWriter(models, audit_group=group)
+        # Events re-applied after an operator's reset were audited when first applied.
+        self.repairer = EntityWriter(models, repair=True)
         self.totals = Outcome()
 
     def decode(self, messages: Sequence[MessageLike],
@@ -195,9 +197,9 @@ class Projector:
                 async with conn.transaction():
                     await claim(conn, self.group, batch.claims)
                     if careful:
-                        outcome = await self._write_each(conn, decoded, failed)
+                        outcome = await self._write_each(conn, batch, decoded, failed)
                     else:
-                        outcome = await self._write_all(conn, decoded)
+                        outcome = await self._write_all(conn, batch, decoded)
                     for message, error in failed:
                         if message.topic() == self.topics.deadletter:
                             logger.error("dead letter %s[%s]@%s not projected: %s",
@@ -214,10 +216,20 @@ class Projector:
             raise
         return outcome
 
-    async def _write_all(self, conn: asyncpg.Connection, decoded: Decoded) -> Outcome:
+    def _writer(self, batch: Batch, item: Positioned) -> EntityWriter:
+        """The repairing writer for a range re-read after a reset, else the auditing one."""
+        replayed = bool(batch.replays) and batch.replayed(item.topic, item.partition,
+                                                          item.offset)
+        return self.repairer if replayed else self.writer
+
+    async def _write_all(self, conn: asyncpg.Connection, batch: Batch,
+                         decoded: Decoded) -> Outcome:
         outcome = Outcome()
-        if decoded.entities:
-            outcome = await self.writer.apply(conn, [p for _, p in decoded.entities])
+        # Replayed events come first in each partition's log order, so they go first.
+        for writer in (self.repairer, self.writer):
+            mine = [p for _, p in decoded.entities if self._writer(batch, p) is writer]
+            if mine:
+                outcome.add(await writer.apply(conn, mine))
         if decoded.runs:
             await sync_runs.apply(conn, [r for _, r in decoded.runs])
         if decoded.dead:
@@ -225,7 +237,7 @@ class Projector:
         return outcome
 
     async def _write_each(
-        self, conn: asyncpg.Connection, decoded: Decoded,
+        self, conn: asyncpg.Connection, batch: Batch, decoded: Decoded,
         failed: list[tuple[MessageLike, BaseException]],
     ) -> Outcome:
         outcome = Outcome()
@@ -237,7 +249,7 @@ class Projector:
             try:
                 async with conn.transaction():  # a savepoint: one message's writes
                     if kind == "entity":
-                        outcome.add(await self.writer.apply(conn, [item]))
+                        outcome.add(await self._writer(batch, item).apply(conn, [item]))
                     elif kind == "run":
                         await sync_runs.apply(conn, [item])
                     else:
@@ -275,7 +287,7 @@ async def run(
         bootstrap=bootstrap, group=group, topics=topics.names(),
         store=PgOffsetStore(pool, group), handler=projector.handle, batch_size=batch_size,
         max_batch_size=max_batch_size, max_wait_s=max_wait_s, config=consumer_config,
-        prepare=projector.prepare)
+        prepare=projector.prepare, metrics=metrics)
     try:
         await consumer.run(stop)
     finally:

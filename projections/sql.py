@@ -10,6 +10,8 @@ an older upsert from bringing it back. The caller stages at most one event per r
 
 `names` maps a live table to the table actually written (`tds replay` builds into
 shadow tables); `audit=False` leaves the audit log out (a rebuild is not a change).
+`repair=True` also rewrites a row from an event of its own version (re-applying after an
+operator's offset reset heals rows changed by hand; the content is the event's again).
 """
 
 from __future__ import annotations
@@ -33,10 +35,10 @@ def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _newer(left: str, right: str) -> str:
+def _newer(left: str, right: str, *, or_equal: bool = False) -> str:
     a = ", ".join(f"{left}.{c}" for c in _VERSION)
     b = ", ".join(f"{right}.{c}" for c in _VERSION)
-    return f"({a}) < ({b})"
+    return f"({a}) {'<=' if or_equal else '<'} ({b})"
 
 
 def stage_name(table: str) -> str:
@@ -106,7 +108,8 @@ def _audit(model: ReadModel, action: str) -> str:
 
 
 def statements(
-    model: ReadModel, *, names: Mapping[str, str] | None = None, audit: bool = True
+    model: ReadModel, *, names: Mapping[str, str] | None = None, audit: bool = True,
+    repair: bool = False,
 ) -> ModelStatements:
     """Generate the statements of `model` (table names through `names`)."""
     names = names or {}
@@ -134,7 +137,8 @@ def statements(
         f"applied AS (INSERT INTO {table} AS t ({col_list}) SELECT {select} FROM incoming i "
         f"WHERE NOT EXISTS (SELECT 1 FROM {tomb} d WHERE {same('d', 'i')} "
         f"AND NOT {_newer('d', 'i')}) "
-        f"ON CONFLICT (org_id, {key}) DO UPDATE SET {updates} WHERE {_newer('t', 'EXCLUDED')} "
+        f"ON CONFLICT (org_id, {key}) DO UPDATE SET {updates} "
+        f"WHERE {_newer('t', 'EXCLUDED', or_equal=repair)} "
         f"RETURNING t.org_id, t.{key}, (t.xmax = 0) AS inserted)",
         f"untombed AS (DELETE FROM {tomb} d USING applied a WHERE {same('d', 'a')})",
         *(c.format(src="applied") for c in clear),

@@ -76,7 +76,8 @@ class Outcome:
 
 
 class EntityWriter:
-    """Applies events to a set of read models; `names` redirects tables (replay)."""
+    """Applies events to a set of read models; `names` redirects tables (replay);
+    `repair` rewrites rows from events of their own version too (sql.statements)."""
 
     def __init__(
         self,
@@ -84,12 +85,13 @@ class EntityWriter:
         *,
         names: Mapping[str, str] | None = None,
         audit_group: str | None = None,
+        repair: bool = False,
     ) -> None:
         self.models = tuple(models)
         self._audit_group = audit_group
         self._names = dict(names or {})
         self._sql: dict[str, ModelStatements] = {
-            m.name: statements(m, names=names, audit=audit_group is not None)
+            m.name: statements(m, names=names, audit=audit_group is not None, repair=repair)
             for m in self.models
         }
         self._staged: dict[object, int] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
     generate_latest,
+    start_http_server,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -46,6 +48,8 @@ class Metrics:
     projector_batch_size: Histogram
     projector_batch_latency: Histogram
     images_downloaded: Counter
+    offset_resets: Counter
+    offsets_out_of_range: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
@@ -113,6 +117,15 @@ class Metrics:
             images_downloaded=Counter(
                 "tds_images_downloaded", "Item images fetched, by outcome.",
                 ["outcome"], registry=reg),
+            offset_resets=Counter(
+                "tds_offset_resets_followed",
+                "Operator offset resets (Kafka's tools) re-applied from, by group and topic.",
+                ["group", "topic"], registry=reg),
+            offsets_out_of_range=Counter(
+                "tds_offsets_out_of_range",
+                "Stored positions found outside the log (topic recreated or truncated), "
+                "restarted from the log start, by group and topic.",
+                ["group", "topic"], registry=reg),
         )
 
 
@@ -127,3 +140,19 @@ def exposition(registry: CollectorRegistry) -> bytes:
         MultiProcessCollector(merged)  # type: ignore[no-untyped-call]  # untyped upstream
         return generate_latest(merged)
     return generate_latest(registry)
+
+
+def add_metrics_options(parser: argparse.ArgumentParser) -> None:
+    """`--metrics-port` / `--metrics-host`: a process's own /metrics (docker-compose has
+    Prometheus scrape each container; `tds up` shares one folder served by the web)."""
+    parser.add_argument("--metrics-port", type=int, default=0,
+                        help="serve this process's Prometheus metrics on PORT (0: off)")
+    parser.add_argument("--metrics-host", default="127.0.0.1",
+                        help="address the metrics port listens on (default 127.0.0.1; "
+                        "0.0.0.0 in a container)")
+
+
+def serve_metrics(args: argparse.Namespace, metrics: Metrics) -> None:
+    """Start the /metrics server that `add_metrics_options` asked for, if any."""
+    if args.metrics_port:
+        start_http_server(args.metrics_port, addr=args.metrics_host, registry=metrics.registry)

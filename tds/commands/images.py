@@ -9,6 +9,7 @@ import signal
 from typing import Any
 
 from tds import logs
+from tds.metrics import add_metrics_options
 from tds.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ def register(sub: Any) -> None:
                         help="messages per transaction (default TDS_BATCH_SIZE)")
     parser.add_argument("--concurrency", type=int, default=4,
                         help="image downloads in flight (default 4)")
+    add_metrics_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -50,7 +52,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
     from producers.zoho import open_client
     from projections.database import open_pool
     from tds.kafka import producer_config
-    from tds.metrics import Metrics
+    from tds.metrics import Metrics, serve_metrics
     from tds.retry import RetryPolicy
 
     stop = asyncio.Event()
@@ -58,6 +60,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     metrics = Metrics.create()
+    serve_metrics(args, metrics)
     pool = await open_pool(settings.dsn, schema=args.schema,
                            query_logging=settings.enable_query_logging)
     producer = Producer(producer_config(settings.kafka))
@@ -71,7 +74,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
             consumer = BatchingConsumer(
                 bootstrap=settings.kafka, group=args.group, topics=[args.entity_topic],
                 store=PgOffsetStore(pool, args.group), handler=cache.handle,
-                batch_size=args.batch_size or settings.batch_size)
+                batch_size=args.batch_size or settings.batch_size, metrics=metrics)
             logger.info("image cache on %s (group %s) into %s", args.entity_topic,
                         args.group, settings.image_path)
             await consumer.run(stop)

@@ -28,7 +28,7 @@ from schemas.topics import COMMANDS, RAW_BULK, SYNC_RUNS
 from tds import postgres
 from tds.kafka import consumer_config, producer_config
 from tds.logs import configure
-from tds.metrics import Metrics
+from tds.metrics import Metrics, add_metrics_options, serve_metrics
 from tds.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ def register(sub: Any) -> None:
     """Add the subcommand."""
     parser = sub.add_parser("poll", help="run the Zoho pollers (stock, reconcile, full sync, "
                             "manual runs) with one scheduler per cluster")
+    add_metrics_options(parser)
     parser.add_argument("--once", choices=("stock", "incremental", "full"),
                         help="run one run of this kind now, print its result and exit")
     parser.add_argument("--entity-types", default="",
@@ -97,6 +98,7 @@ def known_ids_from(pool: asyncpg.Pool, org_id: str) -> Any:
 async def serve(args: argparse.Namespace, settings: Settings) -> int:
     """Build everything and run until SIGINT/SIGTERM (or once)."""
     metrics = Metrics.create()
+    serve_metrics(args, metrics)
     topics = PollTopics(raw=args.raw_topic, runs=args.runs_topic, commands=args.commands_topic)
     config = PollerConfig.from_settings(
         settings, group=args.group, overlap_s=args.overlap_s, tick_s=args.tick_s,

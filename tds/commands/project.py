@@ -10,7 +10,7 @@ import signal
 from typing import Any
 
 from tds import logs
-from tds.metrics import Metrics
+from tds.metrics import Metrics, add_metrics_options, serve_metrics
 from tds.retry import RetryPolicy
 from tds.settings import Settings
 
@@ -58,8 +58,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--instance-id", default=None,
                         help="static group membership id (group.instance.id): a restarted "
                         "process with the same id takes its partitions back at once")
-    parser.add_argument("--metrics-port", type=int, default=0,
-                        help="serve Prometheus metrics on this port (default: off)")
+    add_metrics_options(parser)
     add_topic_options(parser)
     parser.set_defaults(handler=run)
 
@@ -82,9 +81,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
                            query_logging=settings.enable_query_logging,
                            synchronous_commit=args.synchronous_commit)
     metrics = Metrics.create()
-    if args.metrics_port:
-        from prometheus_client import start_http_server
-        start_http_server(args.metrics_port, addr="127.0.0.1", registry=metrics.registry)
+    serve_metrics(args, metrics)
     prefix = args.retry_topic_prefix
     topics = projector.ProjectorTopics(args.entity_topic, args.sync_runs_topic,
                                        args.deadletter_topic)

@@ -8,7 +8,7 @@ import threading
 from typing import Any
 
 from tds.logs import configure
-from tds.metrics import Metrics
+from tds.metrics import Metrics, add_metrics_options, serve_metrics
 from tds.settings import Settings
 
 
@@ -20,8 +20,7 @@ def register(sub: Any) -> None:
                         help="retry topics are PREFIX1..PREFIXN (N = TDS_RETRY_MAX_ATTEMPTS)")
     parser.add_argument("--route", action="append", default=[], metavar="ORIGIN=TOPIC",
                         help="deliver retries of ORIGIN to TOPIC instead (repeatable)")
-    parser.add_argument("--metrics-port", type=int, default=0,
-                        help="serve Prometheus metrics on 127.0.0.1:PORT (0: off)")
+    add_metrics_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -37,10 +36,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print("tds relay: TDS_RETRY_MAX_ATTEMPTS is 0, so there is nothing to relay")
         return 0
     metrics = Metrics.create()
-    if args.metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(args.metrics_port, addr="127.0.0.1", registry=metrics.registry)
+    serve_metrics(args, metrics)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -12,7 +12,7 @@ from typing import Any
 
 from tds.errors import TDSError
 from tds.logs import configure
-from tds.metrics import Metrics
+from tds.metrics import Metrics, add_metrics_options, serve_metrics
 from tds.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -56,8 +56,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--session-timeout", type=float, default=None, metavar="SECONDS",
                         help="consumer session timeout: how soon a dead worker's partitions "
                              "move (default 10)")
-    parser.add_argument("--metrics-port", type=int, default=0,
-                        help="serve Prometheus metrics on 127.0.0.1:PORT (0: off)")
+    add_metrics_options(parser)
     parser.add_argument("--fetcher", default=None, metavar="MODULE:CALLABLE",
                         help="factory(settings) of an async context manager yielding the "
                              "Zoho record fetcher (default: the Zoho client when configured)")
@@ -118,10 +117,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if refusal:
         raise TDSError(refusal)
     metrics = Metrics.create()
-    if args.metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(args.metrics_port, addr="127.0.0.1", registry=metrics.registry)
+    serve_metrics(args, metrics)
     if engine_kind == "batched":
         return run_worker(build(config, fetcher=_fetcher(args, settings), metrics=metrics))
     from streams.faust_worker import run as run_faust

@@ -9,7 +9,7 @@ import sys
 
 from tds.errors import ProvisionError
 from tds.provision.common import Services, cache_dir, state_dir, write_services_env
-from tds.provision.kafka import ensure_kafka, stop_kafka
+from tds.provision.kafka import ensure_kafka, install_tools, stop_kafka
 from tds.provision.postgres import ensure_postgres, stop_postgres
 
 
@@ -23,11 +23,21 @@ def up() -> Services:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             services = Services(kafka_bootstrap_servers=ensure_kafka(),
-                                database_url=ensure_postgres())
+                                database_url=ensure_postgres(), kafka_home=_tools_home())
             write_services_env(services)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return services
+
+
+def _tools_home() -> str:
+    """Where Kafka's console scripts are; with a broker of the caller's and no Maven they
+    cannot be installed, which is said, not fatal."""
+    try:
+        return str(install_tools())
+    except ProvisionError as exc:
+        logging.getLogger(__name__).warning("Kafka's console tools not installed: %s", exc)
+        return ""
 
 
 def down() -> None:
@@ -59,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"Kafka:      {services.kafka_bootstrap_servers}")
         print(f"PostgreSQL: {services.database_url}")
+        if services.kafka_home:
+            print(f"Kafka tools: {services.kafka_home}/bin (KAFKA_HOME)")
         print(f"written to  {state_dir() / 'services.env'}")
     return 0
 

@@ -93,12 +93,14 @@ class Services:
 
     kafka_bootstrap_servers: str
     database_url: str
+    kafka_home: str = ""  # Kafka's console scripts are in its bin/ ("": not installed)
 
     def env_lines(self) -> str:
         """The `KEY=value` lines of services.env."""
+        home = f"KAFKA_HOME={self.kafka_home}\n" if self.kafka_home else ""
         return (
             f"KAFKA_BOOTSTRAP_SERVERS={self.kafka_bootstrap_servers}\n"
-            f"DATABASE_URL={self.database_url}\n"
+            f"DATABASE_URL={self.database_url}\n{home}"
         )
 
 

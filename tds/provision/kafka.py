@@ -29,12 +29,15 @@ from tds.provision.common import (
     stop_pid,
     wait_until,
 )
+from tds.provision.kafka_bin import install_scripts
 
 logger = logging.getLogger(__name__)
 
 KAFKA_VERSION = "4.1.1"
 LOG4J_VERSION = "2.25.3"
 
+# log4j-slf4j-impl, the binding for slf4j 1.x: Kafka 4.1's poms pin slf4j-api 1.7.36, which
+# ignores the slf4j2 binding, so neither the broker nor a tool logged anything.
 _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>tds.local</groupId><artifactId>kafka-runtime</artifactId><version>1</version>
@@ -47,7 +50,7 @@ _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId>
       <version>{log4j}</version></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId>
-      <artifactId>log4j-slf4j2-impl</artifactId><version>{log4j}</version></dependency>
+      <artifactId>log4j-slf4j-impl</artifactId><version>{log4j}</version></dependency>
   </dependencies>
 </project>
 """
@@ -77,13 +80,15 @@ def resolve_jars() -> Path:
     home = kafka_home()
     lib = home / "lib"
     marker = lib / ".resolved"
-    if marker.is_file():
+    pom = _POM.format(kafka=KAFKA_VERSION, log4j=LOG4J_VERSION)
+    if marker.is_file() and marker.read_text() == pom:
         return lib
+    shutil.rmtree(lib, ignore_errors=True)  # jars of another dependency set must not mix in
     mvn = shutil.which("mvn")
     if mvn is None:
         raise ProvisionError("Maven (mvn) is not on PATH: it is needed to fetch Kafka's jars")
     home.mkdir(parents=True, exist_ok=True)
-    (home / "pom.xml").write_text(_POM.format(kafka=KAFKA_VERSION, log4j=LOG4J_VERSION))
+    (home / "pom.xml").write_text(pom)
     logger.info("resolving org.apache.kafka:kafka_2.13:%s with Maven", KAFKA_VERSION)
     result = subprocess.run(
         [mvn, "-q", "-B", "-f", str(home / "pom.xml"), "dependency:copy-dependencies",
@@ -96,8 +101,15 @@ def resolve_jars() -> Path:
             f"mvn dependency:copy-dependencies for kafka_2.13:{KAFKA_VERSION} failed "
             f"(exit {result.returncode}):\n{tail}"
         )
-    marker.write_text(KAFKA_VERSION)
+    marker.write_text(pom)
     return lib
+
+
+def install_tools() -> Path:
+    """Kafka's console scripts on the resolved jars; returns the folder holding `bin/`."""
+    resolve_jars()
+    install_scripts(kafka_home())
+    return kafka_home()
 
 
 def metadata_ok(bootstrap: str, timeout_s: float = 3.0) -> bool:

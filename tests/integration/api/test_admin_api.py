@@ -74,6 +74,22 @@ async def test_health_and_bff(api: ApiHarness) -> None:
     assert [r["run_id"] for r in recent["runs"]] == ["r2", "r1", "r-stock"]
 
 
+async def test_health_names_a_partition_restarted_from_the_log_start(api: ApiHarness) -> None:
+    async with api.pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO offset_incidents (consumer_group, topic, partition, stored_offset, "
+            "restarted_from, reason, found_at) VALUES ('tds-projector', 'tds.entity.synced', "
+            "2, 5000, 0, 'stored offset 5000 is beyond the log end 12', now()), "
+            "('tds-projector', 'tds.entity.synced', 3, 10, 0, 'long ago', "
+            "now() - interval '25 hours')")
+    doc = await (await api.client.get("/api/tds/health")).json()
+    assert doc["status"] == "degraded"
+    found = [p for p in doc["problems"] if "tds.entity.synced[" in p]
+    assert len(found) == 1, doc["problems"]  # the one of a day ago has been seen
+    assert found[0].startswith("tds-projector tds.entity.synced[2]: stored offset 5000 is "
+                               "beyond the log end 12; restarted from offset 0 at ")
+
+
 async def test_sync_runs_page_filter_and_log(api: ApiHarness) -> None:
     await _seed_runs(api)
     page = await (await api.client.get("/api/tds/sync-runs?limit=2", headers=AUTH)).json()

@@ -13,7 +13,7 @@ from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
 from consumers.batching import Batch, BatchingConsumer, Claim
 from consumers.errors import Fenced, StoreUnavailable
-from tests.unit.projections.test_consumers import Stub
+from tests.unit.projections.test_consumers import NoStore, Stub
 
 TOPIC = "t"
 PER_PARTITION = 5
@@ -53,13 +53,16 @@ class FakeConsumer:
     def commit(self, *, offsets: list[TopicPartition], asynchronous: bool) -> None:
         self.commits += offsets
 
+    def committed(self, partitions: list[TopicPartition],
+                  timeout: float) -> list[TopicPartition]:
+        return [TopicPartition(tp.topic, tp.partition, -1001) for tp in partitions]
+
+    def get_watermark_offsets(self, tp: TopicPartition, timeout: float,
+                              cached: bool) -> tuple[int, int]:
+        return 0, PER_PARTITION
+
     def close(self) -> None:
         self.closed = True
-
-
-class NoStore:
-    async def load(self, partitions: object) -> dict[tuple[str, int], int]:
-        return {}
 
 
 class Recorder:

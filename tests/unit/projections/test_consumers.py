@@ -54,6 +54,10 @@ class NoStore:
     async def load(self, partitions: object) -> dict[tuple[str, int], int]:
         return {}
 
+    async def restart(self, topic: str, partition: int, *, stored: int, offset: int,
+                      reason: str) -> None:
+        raise AssertionError("no stored position to leave the log")
+
 
 async def _noop(batch: object) -> None:
     return None
@@ -69,6 +73,18 @@ def test_batches_claim_from_the_stored_position_and_skip_what_is_done() -> None:
     assert [(m.partition(), m.offset()) for m in batch.messages] == [(0, 10), (0, 14), (1, 0)]
     assert batch.claims == (Claim("t", 0, 10, 15), Claim("t", 1, None, 1))
     assert loop._batch([Stub("t", 2, 1)]) is None  # not assigned (revoked meanwhile)
+
+
+def test_a_reset_range_is_replayed_unclaimed_then_claimed_from_the_stored_position() -> None:
+    loop = BatchingConsumer(bootstrap="127.0.0.1:1", group="g", topics=["t"],
+                            store=NoStore(), handler=_noop)
+    loop._positions = {("t", 0): 3}
+    loop._replay_until = {("t", 0): 6}
+    batch = loop._batch([Stub("t", 0, o) for o in range(3, 9)])
+    assert batch is not None
+    assert batch.replays == (Claim("t", 0, 3, 6),)
+    assert batch.claims == (Claim("t", 0, 6, 9),)  # PostgreSQL still holds 6
+    assert [batch.replayed("t", 0, o) for o in (2, 3, 5, 6)] == [False, True, True, False]
 
 
 def test_dead_letter_rows_carry_the_headers() -> None:
