@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from aiokafka.structs import TopicPartition as AioTopicPartition
 from faust.sensors import Monitor
 from faust.streams import _current_event
 from faust.types import TP
@@ -343,6 +344,11 @@ class FaustEngine:
                              metrics=self.metrics, codec=self._codec, clock=clock)
         self._unacked: list[EventT] = []
         self._bulk_paused = False
+        self._downstream_closed = False
+        # Per realtime partition, the next offset the agents will process (known once one
+        # was processed: before that, a partition's backlog is not realtime's to jump).
+        self._realtime_next: dict[int, int] = {}
+        self._realtime_progress, self._realtime_since = 0, time.monotonic()
         self._last_checkpoint = time.monotonic()
         self._lock = asyncio.Lock()
         def raw(name: str) -> Any:
@@ -358,8 +364,9 @@ class FaustEngine:
         app.agent(raw(config.ledger_topic), name="run-ledger")(self._run_ledger)
         app.timer(config.commit_interval_s, name="checkpoint")(self._checkpoint_tick)
         app.timer(config.run_check_interval_s, name="run-deadlines")(self._deadlines)
-        if gate is not None:
-            app.timer(0.05, name="downstream-gate")(self._gate)
+        # The downstream gate, and realtime first: bulk partitions pause while a realtime
+        # partition has events fetched past what the agents processed.
+        app.timer(0.01, name="bulk-gate")(self._gate)
         app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
 
     # -- agents --------------------------------------------------------------------------
@@ -368,6 +375,8 @@ class FaustEngine:
         # One event at a time: a take buffer's timer would add its wait to every webhook.
         async for event in stream.noack().events():
             await self._raw([event], self.config.realtime_topic)
+            message = event.message
+            self._realtime_next[message.partition] = message.offset + 1
 
     async def _bulk(self, stream: Any) -> None:
         async for events in stream.noack_take(self.config.batch_max, within=0.05):
@@ -439,18 +448,51 @@ class FaustEngine:
     async def _deadlines(self) -> None:
         self.ledger.check_deadlines()
 
-    async def _gate(self) -> None:
-        assert self.gate is not None
-        closed = self.gate.update()
+    def _pause_fetching(self, tps: list[TP], pause: bool) -> None:
+        """Pause or resume fetching `tps` in aiokafka, on faust's consumer thread.
+
+        Not faust's `pause_partitions`: it takes the partitions out of the set its fetch
+        loop is iterating, and the records of that fetch still to come are dropped without
+        a seek (the stream skipped them, and the commit stuck at the gap, until the next
+        rebalance). aiokafka's pause keeps the position: what it held is fetched again."""
+        thread: Any = self.app.consumer._thread  # type: ignore[attr-defined]
+        client = thread._ensure_consumer()
+        partitions = [AioTopicPartition(tp.topic, tp.partition) for tp in tps]
+        method = client.pause if pause else client.resume
+        thread.thread_loop.call_soon_threadsafe(lambda: method(*partitions))
+
+    def _realtime_waiting(self, assigned: set[TP]) -> bool:
+        """Whether a realtime partition holds events the agents have not processed yet
+        (its high watermark, known from the last fetch, past the next offset to process).
+        Faust hands out fetched bulk records before them otherwise: measured 2-3 s behind
+        a 30,000-event backlog."""
         consumer = self.app.consumer
-        bulk = [tp for tp in consumer.assignment() if tp.topic == self.config.bulk_topic]
-        if closed and bulk:
-            consumer.pause_partitions(bulk)  # again after a rebalance resumed them
-        elif self._bulk_paused and bulk:
-            consumer.resume_partitions(bulk)
-        if closed != self._bulk_paused:
-            self._bulk_paused = closed
-            self.metrics.bulk_paused.set(1 if closed else 0)
+        waiting = False
+        for tp in assigned:
+            if tp.topic == self.config.realtime_topic:
+                high = consumer.highwater(tp)
+                if high is not None and high > self._realtime_next.get(tp.partition, high):
+                    waiting = True
+        # No progress for a second (say, a transaction marker at the log end, which the
+        # agents never see as an event): stop holding bulk back for it.
+        progress = sum(self._realtime_next.values())
+        now = time.monotonic()
+        if not waiting or progress != self._realtime_progress:
+            self._realtime_progress, self._realtime_since = progress, now
+        return waiting and now - self._realtime_since < 1.0
+
+    async def _gate(self) -> None:
+        consumer = self.app.consumer
+        assigned = consumer.assignment()
+        downstream = self.gate.update() if self.gate is not None else False
+        closed = downstream or self._realtime_waiting(assigned)
+        bulk = [tp for tp in assigned if tp.topic == self.config.bulk_topic]
+        if bulk and (closed or self._bulk_paused):
+            self._pause_fetching(bulk, closed)  # paused again: a rebalance resumes them
+        self._bulk_paused = closed
+        if downstream != self._downstream_closed:
+            self._downstream_closed = downstream
+            self.metrics.bulk_paused.set(1 if downstream else 0)
 
 
 class _Tracked(FaustMessage):

@@ -42,6 +42,7 @@ from typing import Any
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from bench.streams.realtime import Realtime, behind_backlog
 from bench.streams.workload import events
 from tds.kafka import producer_config
 from tds.settings import find_services_env, load_env_file
@@ -204,6 +205,43 @@ def _worker(bootstrap: str, topics: Topics, app_id: str, guarantee: str,
             "--retry-prefix", topics.retry_prefix]
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log.open("wb"),
                             stderr=subprocess.STDOUT)
+
+
+def run_realtime(bootstrap: str, admin: AdminClient, *, count: int, partitions: int, seed: str,
+                 engine: str) -> Realtime:
+    """One `engine` worker over a fresh backlog of `count`, webhooks sent meanwhile."""
+    topics = Topics(admin, partitions, f"rt{engine[0]}")
+    _fill(bootstrap, topics.names["bulk"], _backlog(count, f"run-{seed}"))
+    workdir = Path(tempfile.mkdtemp(prefix="bench-realtime-"))
+    proc = _worker(bootstrap, topics, f"bench-{topics.tag}", "at_least_once",
+                   workdir / "w.log", engine)
+    try:
+        return behind_backlog(bootstrap, engine=engine, backlog=count,
+                              realtime_topic=topics.names["realtime"],
+                              synced_topic=topics.names["synced"])
+    except BaseException:
+        print((workdir / "w.log").read_text(errors="replace")[-3000:], file=sys.stderr)
+        raise
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        topics.drop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def render_realtime(runs: list[Realtime]) -> str:
+    """The webhooks-behind-a-backlog table."""
+    rows = ["## Webhooks behind a backlog", "",
+            "| engine | backlog | webhooks (20/s) | arrived | p50 ms | p99 ms | max ms | "
+            "backlog done when the last came out |", "|---|---|---|---|---|---|---|---|"]
+    rows += [f"| {r.engine} | {r.backlog} | {r.webhooks} | {r.arrived} | {r.p50_ms} | "
+             f"{r.p99_ms} | {r.max_ms} | {r.backlog_done_at_last} |" for r in runs]
+    rows += ["", "Latency: the synced message's own timestamp less the moment its raw event "
+             "was produced. Goal: p99 ≤ 100 ms."]
+    return "\n".join(rows) + "\n"
 
 
 def _profile(pid: int, path: Path, busy: threading.Event, duration_s: int
@@ -377,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--profile", action="store_true", help="py-spy one worker")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=("peer", "two", "eos", "resync"))
+                        choices=("peer", "two", "eos", "resync", "realtime"))
     args = parser.parse_args(argv)
     services = find_services_env(ROOT)
     if services is not None:
@@ -412,6 +450,10 @@ def main(argv: list[str] | None = None) -> int:
         results.append(run_workers(bootstrap, admin, processes=1, guarantee="at_least_once",
                                    resync=True, engine="batched", **kw))
         print(results[-1])
+    realtime = [] if "realtime" in args.skip else [
+        run_realtime(bootstrap, admin, engine=engine, **kw) for engine in ("faust", "batched")]
+    for run in realtime:
+        print(run)
     if profile_path is not None:  # a separate run: the sampler slows the worker down
         sampled = run_workers(bootstrap, admin, processes=1, guarantee="at_least_once",
                               profile=profile_path, engine="batched", **kw)
@@ -422,9 +464,10 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     (OUT / f"streams-{stamp}.json").write_text(json.dumps(
-        {"meta": meta, "results": [asdict(r) for r in results], "profile": profile},
-        indent=2))
-    report = render(results, meta, profile)
+        {"meta": meta, "results": [asdict(r) for r in results], "profile": profile,
+         "realtime": [asdict(r) for r in realtime]}, indent=2))
+    report = render(results, meta, profile) + ("\n" + render_realtime(realtime)
+                                               if realtime else "")
     (OUT / f"streams-{stamp}.md").write_text(report)
     print(report)
     return 0
