@@ -348,7 +348,8 @@ class FaustEngine:
         # Per realtime partition, the next offset the agents will process (known once one
         # was processed: before that, a partition's backlog is not realtime's to jump).
         self._realtime_next: dict[int, int] = {}
-        self._realtime_progress, self._realtime_since = 0, time.monotonic()
+        # Per realtime partition, (next offset, since when) while it waits.
+        self._realtime_stalled: dict[int, tuple[int, float]] = {}
         self._last_checkpoint = time.monotonic()
         self._lock = asyncio.Lock()
         def raw(name: str) -> Any:
@@ -442,6 +443,9 @@ class FaustEngine:
         lost = {tp.partition for tp in revoked if tp.topic in (
             self.config.realtime_topic, self.config.bulk_topic)}
         self.versions.forget(lost)
+        for partition in lost:  # a later owner's progress is not ours to wait for
+            self._realtime_next.pop(partition, None)
+            self._realtime_stalled.pop(partition, None)
         ledger = {tp.partition for tp in revoked if tp.topic == self.config.ledger_topic}
         self.runs.forget(ledger)
 
@@ -465,21 +469,23 @@ class FaustEngine:
         """Whether a realtime partition holds events the agents have not processed yet
         (its high watermark, known from the last fetch, past the next offset to process).
         Faust hands out fetched bulk records before them otherwise: measured 2-3 s behind
-        a 30,000-event backlog."""
-        consumer = self.app.consumer
-        waiting = False
+        a 30,000-event backlog. A partition that makes no progress for a second (say, a
+        transaction marker at its end, never seen as an event) stops counting."""
+        consumer, now, waiting = self.app.consumer, time.monotonic(), False
         for tp in assigned:
-            if tp.topic == self.config.realtime_topic:
-                high = consumer.highwater(tp)
-                if high is not None and high > self._realtime_next.get(tp.partition, high):
-                    waiting = True
-        # No progress for a second (say, a transaction marker at the log end, which the
-        # agents never see as an event): stop holding bulk back for it.
-        progress = sum(self._realtime_next.values())
-        now = time.monotonic()
-        if not waiting or progress != self._realtime_progress:
-            self._realtime_progress, self._realtime_since = progress, now
-        return waiting and now - self._realtime_since < 1.0
+            if tp.topic != self.config.realtime_topic:
+                continue
+            following = self._realtime_next.get(tp.partition)
+            high = consumer.highwater(tp)
+            if following is None or high is None or high <= following:
+                continue
+            stalled = self._realtime_stalled.get(tp.partition)
+            if stalled is None or stalled[0] != following:
+                self._realtime_stalled[tp.partition] = (following, now)
+                waiting = True
+            elif now - stalled[1] < 1.0:
+                waiting = True
+        return waiting
 
     async def _gate(self) -> None:
         consumer = self.app.consumer

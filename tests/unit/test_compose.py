@@ -61,8 +61,8 @@ def _up_process_types() -> set[str]:
 
 def _metrics_port(service: dict[str, Any]) -> int:
     command = service["command"]
-    if command[0] == "web":
-        return int(command[command.index("--port") + 1])
+    if command[0] == "web":  # /metrics is on the admin listener
+        return int(service["environment"]["TDS_ADMIN_PORT"])
     assert command[command.index("--metrics-host") + 1] == ANY, command
     return int(command[command.index("--metrics-port") + 1])
 
@@ -92,7 +92,7 @@ def test_every_process_type_of_tds_up_is_a_service_and_scraped() -> None:
             else process
         assert service["command"][0] == command, name
         assert f"{name}:{_metrics_port(service)}" in targets, f"{name} is not scraped"
-    assert "8000:8000" in services["tds-web"]["ports"]
+    assert "127.0.0.1:8000:8000" in services["tds-web"]["ports"]
     assert "prometheus" in services and set(PROCESS_TYPES.values()) <= \
         set(services["prometheus"]["depends_on"])
 

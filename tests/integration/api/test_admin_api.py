@@ -82,7 +82,7 @@ async def test_health_names_a_partition_restarted_from_the_log_start(api: ApiHar
             "2, 5000, 0, 'stored offset 5000 is beyond the log end 12', now()), "
             "('tds-projector', 'tds.entity.synced', 3, 10, 0, 'long ago', "
             "now() - interval '25 hours')")
-    doc = await (await api.client.get("/api/tds/health")).json()
+    doc = await (await api.client.get("/api/tds/health", headers=AUTH)).json()
     assert doc["status"] == "degraded"
     found = [p for p in doc["problems"] if "tds.entity.synced[" in p]
     assert len(found) == 1, doc["problems"]  # the one of a day ago has been seen
