@@ -168,9 +168,10 @@ def _check_shape(entity_type: str, operation: str, value: Mapping[str, Any],
                                  "names its record by entity_id")
     if operation in (CREATE, UPDATE) and not fields:
         raise InvalidCommand("fields", f"fields must not be empty for {operation}")
-    if operation not in (CREATE, UPDATE) and fields:
-        raise InvalidCommand("fields", f"fields must be empty for {operation} (Zoho's "
-                             f"{operation} takes no body)")
+    # Actions may carry a body (Books' sales order void takes `reason`); a delete has none.
+    if operation == DELETE and fields:
+        raise InvalidCommand("fields", "fields must be empty for delete (Zoho's delete takes "
+                             "no body)")
     if value.get("force") and not value.get("base_version"):
         raise InvalidCommand("force", "force overrides a base_version conflict; without "
                              "base_version it has nothing to override")

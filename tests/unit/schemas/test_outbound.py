@@ -108,6 +108,12 @@ def test_fields_must_be_a_json_object(fields: Any) -> None:
     assert "JSON" in error.reason
 
 
+def test_an_action_may_carry_a_body() -> None:
+    void = validate_command(command(operation="void", fields={"reason": "customer cancelled"},
+                                    base_version=None))
+    assert void.fields == {"reason": "customer cancelled"}
+
+
 def test_fields_as_json_text_is_the_avro_form() -> None:
     assert validate_command(command(fields='{"a": 1}')).fields == {"a": 1}
 
