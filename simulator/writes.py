@@ -29,16 +29,15 @@ CREATED = {
     "invoices": "The invoice has been created.",
     "customerpayments": "The payment has been recorded.",
 }
-# (entity, URL status) -> (new status, message, HTTP status). Books marks a sales order
-# `open`, Inventory `confirmed` (facts 7b); the copies answer 201 for Books' sales order
-# actions and 200 for the rest.
-ACTIONS: dict[tuple[str, str], tuple[str, str, int]] = {
-    ("salesorders", "open"): ("open", "Sales Order status has been changed to Open.", 201),
-    ("salesorders", "confirmed"): ("confirmed", "Sales Order has been confirmed.", 200),
-    ("salesorders", "void"): ("void", "Sales Order status has been changed to Void.", 201),
-    ("invoices", "sent"): ("sent", "Invoice status has been changed to Sent.", 200),
-    ("invoices", "void"): ("void", "Invoice status has been changed to Void.", 200),
-    ("invoices", "draft"): ("draft", "Status of invoice changed from void to draft.", 200),
+# (entity, URL status) -> (new status, message). Books marks a sales order `open`,
+# Inventory `confirmed` (facts 7b).
+ACTIONS: dict[tuple[str, str], tuple[str, str]] = {
+    ("salesorders", "open"): ("open", "Sales Order status has been changed to Open."),
+    ("salesorders", "confirmed"): ("confirmed", "Sales Order has been confirmed."),
+    ("salesorders", "void"): ("void", "Sales Order status has been changed to Void."),
+    ("invoices", "sent"): ("sent", "Invoice status has been changed to Sent."),
+    ("invoices", "void"): ("void", "Invoice status has been changed to Void."),
+    ("invoices", "draft"): ("draft", "Status of invoice changed from void to draft."),
 }
 
 
@@ -52,6 +51,11 @@ async def read_body(request: web.Request) -> Body:
 def _created_status(request: web.Request, path: str) -> int:
     # The Inventory items copy answers a create with 200; every other create is 201.
     return 200 if path == "items" and request.path.startswith("/inventory/") else 201
+
+
+def _action_status(request: web.Request, path: str) -> int:
+    # The Books copy answers its sales order actions with 201; Inventory's, and invoices', 200.
+    return 201 if path == "salesorders" and request.path.startswith("/books/") else 200
 
 
 def _live(state: SimState, spec: EntitySpec, record_id: str) -> Record:
@@ -138,7 +142,7 @@ def delete_handler(path: str) -> Handler:
 def action_handler(path: str, action: str) -> Handler:
     """POST /{entity}/{id}/status/{action}: move the record to the action's status."""
     spec = ENTITIES[path]
-    status, message, http_status = ACTIONS[(path, action)]
+    status, message = ACTIONS[(path, action)]
 
     async def handle(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE]
@@ -156,7 +160,8 @@ def action_handler(path: str, action: str) -> Handler:
         if path == "invoices" and status == "void":
             rec.hidden["paid_share"] = 1.0  # nothing is owed on a void invoice
         state.changes.write(path, rec, "edited")
-        return zoho_json(request, {"code": 0, "message": message}, http_status)
+        return zoho_json(request, {"code": 0, "message": message},
+                         _action_status(request, path))
 
     return handle
 
