@@ -108,7 +108,8 @@ class OutboundResult(AvroValue):
         return f"tds.outbound.{self.status}"
 
     def key(self) -> bytes:
-        """The key of the command it answers, so a result follows its command's partition."""
+        """The record's key: `org:type:id` once Zoho has given it an id (a create's applied
+        result too, so later results of the record share its partition), else the erp key."""
         return command_key(self.org_id, self.entity_type, self.entity_id, self.erp_ref)
 
 
@@ -136,6 +137,20 @@ def _text(value: Mapping[str, Any], name: str, *, required: bool) -> str | None:
         raise InvalidCommand(name, f"{name} must be a string, got {type(raw).__name__}")
     if ":" in raw and name in ("org_id", "entity_id"):
         raise InvalidCommand(name, f"{name}={raw!r} must not contain ':' (it is part of the key)")
+    return raw
+
+
+def _moment(raw: Any, name: str) -> datetime:
+    """A timezone-aware datetime, or ISO 8601 text with an offset (JSON's form; Zoho's
+    `2025-11-13T10:30:00+0300` included)."""
+    if isinstance(raw, str):
+        try:
+            raw = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidCommand(name, f"{name}={raw!r} is not an ISO 8601 time") from None
+    if not isinstance(raw, datetime) or raw.tzinfo is None:
+        raise InvalidCommand(name, f"{name} must be a time with a UTC offset, e.g. "
+                             "2025-11-13T10:30:00+0300")
     return raw
 
 
@@ -204,9 +219,10 @@ def validate_command(value: Mapping[str, Any]) -> OutboundCommand:
                              f"{entity_type}; supported: {supported()}")
     fields = _fields(value.get("fields"))
     _check_shape(entity_type, operation, value, fields)
-    requested_at = value.get("requested_at")
-    if not isinstance(requested_at, datetime) or requested_at.tzinfo is None:
-        raise InvalidCommand("requested_at", "requested_at must be a timezone-aware datetime")
+    requested_at = _moment(value.get("requested_at"), "requested_at")
+    base_version = _text(value, "base_version", required=False)
+    if base_version is not None:
+        _moment(base_version, "base_version")  # compared with Zoho's later: must parse now
     force = value.get("force", False)
     if not isinstance(force, bool):
         raise InvalidCommand("force", f"force must be true or false, got {force!r}")
@@ -219,7 +235,7 @@ def validate_command(value: Mapping[str, Any]) -> OutboundCommand:
         requested_at=requested_at,
         entity_id=_text(value, "entity_id", required=False),
         erp_ref=_text(value, "erp_ref", required=False),
-        base_version=_text(value, "base_version", required=False),
+        base_version=base_version,
         force=force,
         fields=fields,
     )

@@ -114,6 +114,12 @@ def test_an_action_may_carry_a_body() -> None:
     assert void.fields == {"reason": "customer cancelled"}
 
 
+def test_times_may_come_as_json_text() -> None:
+    built = validate_command(command(requested_at="2025-11-13T10:30:00+0300"))
+    assert built.requested_at == datetime(2025, 11, 13, 7, 30, tzinfo=UTC)
+    assert validate_command(command(requested_at="2025-11-13T07:30:00Z")).requested_at == NOW
+
+
 def test_fields_as_json_text_is_the_avro_form() -> None:
     assert validate_command(command(fields='{"a": 1}')).fields == {"a": 1}
 
@@ -132,6 +138,9 @@ def test_fields_as_json_text_is_the_avro_form() -> None:
     ({"force": "yes"}, "force"),
     ({"requested_at": datetime(2025, 1, 1)}, "requested_at"),  # naive on purpose
     ({"requested_by": None}, "requested_by"),
+    ({"requested_at": "yesterday"}, "requested_at"),
+    ({"requested_at": "2025-11-13T10:30:00"}, "requested_at"),  # no offset
+    ({"base_version": "13/11/2025"}, "base_version"),
 ])
 def test_refusals_name_the_field(overrides: dict[str, Any], field: str) -> None:
     assert refusal(**overrides).field == field
@@ -204,3 +213,10 @@ def test_topics_carry_the_outbound_ce_types() -> None:
     assert specs[OUTBOUND_RESULTS].ce_types == outbound.RESULT_CE_TYPES
     assert specs[OUTBOUND].cleanup == specs[OUTBOUND_RESULTS].cleanup == "delete"
     assert specs[OUTBOUND].retention_ms == 7 * 24 * 3600 * 1000
+
+
+def test_a_create_result_is_keyed_by_the_new_id_once_zoho_gave_one() -> None:
+    base = {"event_id": "e", "command_id": "c", "org_id": "1", "entity_type": "item",
+            "operation": "create", "completed_at": NOW, "erp_ref": "SKU-9"}
+    assert OutboundResult(status="applied", entity_id="77", **base).key() == b"1:item:77"
+    assert OutboundResult(status="rejected", **base).key() == b"1:item:erp:SKU-9"
