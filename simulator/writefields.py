@@ -173,6 +173,8 @@ class Writer:
             recompute(rec)
         if refs is not None:
             rec.refs = refs
+            numbers = ", ".join(f"INV-{seq + 1:06d}" for seq, _ in refs)
+            rec.data.update(invoice_numbers=numbers, invoice_number=numbers)
         if path == "customerpayments" and "amount" in values:
             rec.data["amount"] = money(values["amount"])
             rec.data["bcy_amount"] = f"{rec.data['amount']:.2f}"

@@ -71,7 +71,7 @@ def _blank(state: SimState, factory: Factory, path: str) -> Record:
     rec = factory.make(path, state.store.table(path).next_seq, now, now)
     if path == "items":
         rec.stock = [[0.0, 0.0, 0.0] for _ in state.store.sites]  # stock comes by adjustment
-        rec.data.update(sku="", description="", brand="", status="active")
+        rec.data.update(sku="", description="", brand="", status="active", reorder_level=0.0)
         set_image(state.store, rec, None)
         sync_stock(rec)
     elif path in ("salesorders", "invoices"):
@@ -82,8 +82,14 @@ def _blank(state: SimState, factory: Factory, path: str) -> Record:
             rec.data.update(order_status="draft", invoiced_status="not_invoiced",
                             paid_status="unpaid", shipped_status="pending", quantity_invoiced=0.0,
                             quantity_packed=0.0, quantity_shipped=0.0)
-    elif path == "customerpayments":
-        rec.data.update(reference_number="", description="")
+    elif path == "contacts":  # Zoho's default type; nothing owed yet
+        rec.data.update(contact_type="customer", outstanding_receivable_amount=0.0,
+                        outstanding_receivable_amount_bcy=0.0, outstanding_payable_amount=0.0,
+                        phone="", status="active")
+    elif path == "customerpayments":  # applied to the invoices the body names, if any
+        rec.refs = []
+        rec.data.update(reference_number="", description="", invoice_numbers="",
+                        invoice_number="")
     return rec
 
 

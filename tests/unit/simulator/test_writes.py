@@ -87,6 +87,24 @@ async def test_create_every_entity(sim: Sim, path: str, key: str, body: dict[str
             assert answer[key][name] == value, name
 
 
+async def test_a_created_record_carries_only_what_was_asked(sim: Sim) -> None:
+    _, body = await send(sim, "POST", "/customerpayments", {
+        "customer_id": customer(sim), "payment_mode": "cash", "amount": 5})
+    assert body["payment"]["invoices"] == [] and body["payment"]["invoice_numbers"] == ""
+    invoice = next(iter(sim.state.store.table("invoices").records.values()))
+    _, body = await send(sim, "POST", "/customerpayments", {
+        "customer_id": customer(sim), "payment_mode": "cash", "amount": 5,
+        "invoices": [{"invoice_id": invoice.id, "amount_applied": 5}]})
+    assert [i["invoice_id"] for i in body["payment"]["invoices"]] == [invoice.id]
+    assert body["payment"]["invoice_numbers"] == invoice.data["invoice_number"]
+    for n in range(6):  # the generator makes every fifth contact a vendor; a create does not
+        _, body = await send(sim, "POST", "/contacts", {"contact_name": f"New {n}"})
+        assert body["contact"]["contact_type"] == "customer"
+    _, body = await send(sim, "POST", "/items", {"name": "Fresh", "rate": 1})
+    assert (body["item"]["stock_on_hand"], body["item"]["sku"], body["item"]["image_id"]) == (
+        0.0, "", "")
+
+
 async def test_lookup_filters_for_items_and_contacts(sim: Sim) -> None:
     await send(sim, "POST", "/items", {"name": "Bolt", "rate": 1, "sku": "ERP-1"})
     await send(sim, "POST", "/contacts", {"contact_name": "Zed", "email": "zed@example.com"})
