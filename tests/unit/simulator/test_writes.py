@@ -298,3 +298,15 @@ async def test_writes_count_against_the_per_minute_limit(sim_factory: SimFactory
     assert (status, body["code"]) == (429, 44)
     status, _, _ = await sim.call("/contacts")  # reads share the same budget
     assert status == 429
+
+
+async def test_refusals_may_come_with_http_200(sim: Sim) -> None:
+    await sim.control("faults", {"refusal_200_rate": 1.0})
+    status, body = await send(sim, "POST", "/items", {"rate": 1})
+    assert (status, body["code"]) == (200, 4)  # the body still says it was refused
+    status, _, _ = await sim.call("/items", {"per_page": "0"})
+    assert status == 400  # reads keep their status
+    await sim.control("faults", {"refusal_200_rate": 0.0})
+    status, body = await send(sim, "POST", "/items", {"rate": 1})
+    assert (status, body["code"]) == (400, 4)
+    assert (await sim.control("stats"))["faults"]["refusal_200"] == 1
