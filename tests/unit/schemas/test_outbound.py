@@ -216,7 +216,8 @@ def test_topics_carry_the_outbound_ce_types() -> None:
 
 
 def test_a_create_result_is_keyed_by_the_new_id_once_zoho_gave_one() -> None:
-    base = {"event_id": "e", "command_id": "c", "org_id": "1", "entity_type": "item",
-            "operation": "create", "completed_at": NOW, "erp_ref": "SKU-9"}
+    base: dict[str, Any] = {"event_id": "e", "command_id": "c", "org_id": "1",
+                            "entity_type": "item", "operation": "create", "completed_at": NOW,
+                            "erp_ref": "SKU-9"}
     assert OutboundResult(status="applied", entity_id="77", **base).key() == b"1:item:77"
     assert OutboundResult(status="rejected", **base).key() == b"1:item:erp:SKU-9"
