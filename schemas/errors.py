@@ -27,3 +27,19 @@ class CodecError(TDSError):
 
 class UnknownSchemaError(CodecError):
     """The value's fingerprint names no schema kept in schemas/avro/."""
+
+
+class InvalidCommand(CodecError):
+    """A write-back command that breaks the contract; `field` names what is wrong."""
+
+    def __init__(
+        self,
+        field: str,
+        reason: str,
+        *,
+        topic: str | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+    ) -> None:
+        self.field, self.reason = field, reason
+        super().__init__(reason, topic=topic, partition=partition, offset=offset)

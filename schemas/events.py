@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 from schemas.codec import Codec, default_codec
-from schemas.errors import CodecError
+from schemas.errors import CodecError, InvalidCommand
+from schemas.outbound import OutboundCommand, OutboundResult
+from schemas.values import AvroValue
 
 ENTITY_TYPES = (
     "item", "stock", "location", "contact", "salesorder", "invoice",
@@ -34,30 +36,8 @@ RUN_TYPES = ("full", "incremental", "stock", "manual")
 COMMAND_KINDS = ("sync", "stock_sync", "deadletter_retry")
 
 
-class _Avro:
-    """Mixin: a frozen dataclass that is one value of an Avro family."""
-
-    family: ClassVar[str]
-
-    def to_avro(self) -> dict[str, Any]:
-        """The dict fastavro writes (shallow: fastavro only reads it, and asdict's deep copy
-        of the body cost more than the encoding on the webhook path)."""
-        return {f.name: getattr(self, f.name)
-                for f in fields(self)}  # type: ignore[arg-type]  # subclasses are dataclasses
-
-    @classmethod
-    def from_avro(cls, value: Mapping[str, Any]) -> Self:
-        """Build from a decoded dict (fields of newer readers are filled by Avro defaults)."""
-        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]  # subclasses are dataclasses
-        return cls(**{k: v for k, v in value.items() if k in names})
-
-    def encode(self, codec: Codec | None = None) -> bytes:
-        """Avro single-object bytes of this value."""
-        return (codec or default_codec()).encode(self.family, self.to_avro())
-
-
 @dataclass(frozen=True, slots=True)
-class RawEvent(_Avro):
+class RawEvent(AvroValue):
     """A raw Zoho event, body bytes exactly as received or fetched."""
 
     family: ClassVar[str] = "raw_event"
@@ -76,7 +56,7 @@ class RawEvent(_Avro):
 
 
 @dataclass(frozen=True, slots=True)
-class EntitySynced(_Avro):
+class EntitySynced(AvroValue):
     """One normalised record that passed the version rule (or a delete)."""
 
     family: ClassVar[str] = "entity_synced"
@@ -110,7 +90,7 @@ class EntitySynced(_Avro):
 
 
 @dataclass(frozen=True, slots=True)
-class SyncRunEvent(_Avro):
+class SyncRunEvent(AvroValue):
     """A sync run's started / completed / failed event with its counts."""
 
     family: ClassVar[str] = "sync_run"
@@ -135,7 +115,7 @@ class SyncRunEvent(_Avro):
 
 
 @dataclass(frozen=True, slots=True)
-class Command(_Avro):
+class Command(AvroValue):
     """An operator's request, carried on tds.commands."""
 
     family: ClassVar[str] = "command"
@@ -151,11 +131,12 @@ class Command(_Avro):
     options: dict[str, str] = field(default_factory=dict)
 
 
-_BY_FAMILY: dict[str, type[_Avro]] = {
-    cls.family: cls for cls in (RawEvent, EntitySynced, SyncRunEvent, Command)
+_BY_FAMILY: dict[str, type[AvroValue]] = {
+    cls.family: cls
+    for cls in (RawEvent, EntitySynced, SyncRunEvent, Command, OutboundCommand, OutboundResult)
 }
 
-AnyEvent = RawEvent | EntitySynced | SyncRunEvent | Command
+AnyEvent = RawEvent | EntitySynced | SyncRunEvent | Command | OutboundCommand | OutboundResult
 
 
 def decode_event(
@@ -174,4 +155,8 @@ def decode_event(
     if cls is None:
         raise CodecError(f"no dataclass for schema family {family!r}", topic=topic,
                          partition=partition, offset=offset)
-    return cls.from_avro(value)  # type: ignore[return-value]  # _BY_FAMILY holds AnyEvent types
+    try:
+        return cls.from_avro(value)  # type: ignore[return-value]  # _BY_FAMILY holds AnyEvent types
+    except InvalidCommand as exc:  # decodes, but breaks the command rules: say where it was
+        raise InvalidCommand(exc.field, exc.reason, topic=topic, partition=partition,
+                             offset=offset) from None

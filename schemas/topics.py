@@ -10,6 +10,8 @@ ENTITY_SYNCED = "tds.entity.synced"
 SYNC_RUNS = "tds.sync.runs"
 DEADLETTER = "tds.deadletter"
 COMMANDS = "tds.commands"
+OUTBOUND = "tds.outbound"
+OUTBOUND_RESULTS = "tds.outbound.results"
 RETRY_PREFIX = "tds.retry."
 
 _DAY_MS = 24 * 3600 * 1000
@@ -59,6 +61,14 @@ def catalogue(partitions: int = 6, retry_levels: int = 5) -> list[TopicSpec]:
                   "failed messages with error headers"),
         TopicSpec(COMMANDS, 1, "delete", 7 * _DAY_MS, ("tds.command",),
                   "manual sync, stock sync, dead-letter retry"),
+        # Commands are replayable for a week (a writer down over a weekend catches up);
+        # the writer's PostgreSQL ledger, not the topic, is the record of what was applied.
+        TopicSpec(OUTBOUND, partitions, "delete", 7 * _DAY_MS, ("tds.outbound.requested",),
+                  "write-back commands from the ERP (create, update, delete, actions, "
+                  "stock adjustments)"),
+        TopicSpec(OUTBOUND_RESULTS, partitions, "delete", 30 * _DAY_MS,
+                  ("tds.outbound.applied", "tds.outbound.rejected", "tds.outbound.conflict"),
+                  "write-back outcomes: applied, rejected or conflict"),
     ]
     specs += [
         TopicSpec(retry_topic(level), partitions, "delete", 7 * _DAY_MS,

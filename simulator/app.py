@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from simulator import accounts, api, control
+from simulator import accounts, adjustments, api, control, writes
 from simulator.clock import SimClock
 from simulator.config import SimConfig
 from simulator.guard import api_guard
@@ -28,6 +28,8 @@ def build_app(config: SimConfig, *, clock: SimClock | None = None) -> web.Applic
     app = web.Application(middlewares=[control.control_errors, api_guard])
     app[STATE] = state
     api.add_routes(app)
+    writes.add_routes(app)
+    adjustments.add_routes(app)
     accounts.add_routes(app)
     control.add_routes(app)
     app.cleanup_ctx.append(_background)

@@ -144,6 +144,22 @@ class ChangeEngine:
                 table.touch()
         return self._record(entity, rec, action, now, webhook)
 
+    def write(self, entity: str, rec: Record, action: str) -> Change:
+        """Log a write made through the API and fire its webhooks (API writes run workflows).
+
+        `rec` is already built or changed; this adds, removes or stamps it in its table.
+        """
+        table = self.store.table(entity)
+        now = int(self._clock.now())
+        if action == "created":
+            table.add(rec)
+        elif action == "deleted":
+            table.remove(rec.id)
+        else:
+            self._touch(rec, now)
+            table.touch()
+        return self._record(entity, rec, action, now, webhook=True)
+
     def _target(self, entity: str, record_id: str | None) -> Record:
         table = self.store.table(entity)
         if record_id is None:

@@ -117,6 +117,9 @@ class FaultConfig:
     truncate_rate: float = 0.0
     malformed_rate: float = 0.0
     force_token_block: bool = False
+    # A write's 400 refusal answered with HTTP 200, the body's code unchanged: Zoho does this
+    # at times (facts 7b), so clients must read the body's code, not just the status.
+    refusal_200_rate: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -227,7 +230,8 @@ def validate_limits(cfg: LimitConfig) -> None:
 
 def validate_faults(cfg: FaultConfig) -> None:
     """Raise ConfigError when a fault rate or duration is out of range."""
-    for name in ("error_rate", "timeout_rate", "truncate_rate", "malformed_rate"):
+    for name in ("error_rate", "timeout_rate", "truncate_rate", "malformed_rate",
+                 "refusal_200_rate"):
         _rate("faults", name, getattr(cfg, name))
     _non_negative("faults", "latency_ms", cfg.latency_ms)
     _non_negative("faults", "timeout_hang_s", cfg.timeout_hang_s)

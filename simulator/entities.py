@@ -25,6 +25,9 @@ class EntitySpec:
     filters: dict[str, Filter]
     default_filter: str
     has_lines: bool = False
+    # Exact-match list parameters the copies document (e.g. ?reference_number=ERP-1): the
+    # write-back writer finds a create it may already have made by one of these.
+    match_filters: frozenset[str] = frozenset()
 
 
 def _status(*pairs: tuple[str, tuple[str, ...]]) -> dict[str, Filter]:
@@ -64,6 +67,7 @@ def _spec(
     *,
     hook_key: str | None = None,
     has_lines: bool = False,
+    match: tuple[str, ...] = (),
 ) -> EntitySpec:
     return EntitySpec(
         path=path,
@@ -79,6 +83,7 @@ def _spec(
         filters=filters,
         default_filter=next(iter(filters)),
         has_lines=has_lines,
+        match_filters=frozenset(match),
     )
 
 
@@ -95,6 +100,7 @@ ENTITIES: dict[str, EntitySpec] = {
             {"name", "sku", "rate", "purchase_rate", "tax_name", "reorder_level", "stock_on_hand"},
             {"rate", "purchase_rate", "reorder_level", "stock_on_hand"},
             _ACTIVE,
+            match=("sku", "name"),  # sku: Inventory's copy; name: both
         ),
         _spec(
             "contacts",
@@ -113,6 +119,7 @@ ENTITIES: dict[str, EntitySpec] = {
             },
             {"outstanding_receivable_amount"},
             _ACTIVE,
+            match=("contact_name", "company_name", "email", "phone"),
         ),
         _spec(
             "salesorders",
@@ -142,6 +149,7 @@ ENTITIES: dict[str, EntitySpec] = {
                 ("Fulfilled", ("fulfilled",)),
             ),
             has_lines=True,
+            match=("reference_number", "salesorder_number", "customer_id"),
         ),
         _spec(
             "invoices",
@@ -163,6 +171,7 @@ ENTITIES: dict[str, EntitySpec] = {
                 ("Viewed", ("viewed",)),
             ),
             has_lines=True,
+            match=("reference_number", "invoice_number", "customer_id"),
         ),
         _spec(
             "customerpayments",
@@ -174,6 +183,7 @@ ENTITIES: dict[str, EntitySpec] = {
             {"customer_name", "payment_number", "date", "amount", "reference_number"},
             {"amount"},
             _PAYMENT_MODES,
+            match=("reference_number", "customer_id"),
         ),
         _spec(
             "creditnotes",

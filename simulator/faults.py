@@ -46,3 +46,11 @@ class Faults:
             # A doubled comma and a dangling tail: complete bytes, invalid JSON.
             return body.replace(b',"', b',,"', 1)[:-1] + b",}"
         return body
+
+    def refusal(self, exc: ZohoError) -> ZohoError:
+        """A write's 400 refusal, now and then answered with HTTP 200 and the same body."""
+        rate = self.config.refusal_200_rate
+        if exc.status != 400 or not rate or self._rng.random() >= rate:
+            return exc
+        self._stats.faults["refusal_200"] += 1
+        return ZohoError(200, exc.code, exc.message)

@@ -74,6 +74,8 @@ async def api_guard(request: web.Request, handler: Handler) -> web.StreamRespons
     try:
         response = await _guarded(request, handler, state)
     except ZohoError as exc:
+        if request.method != "GET":
+            exc = state.faults.refusal(exc)
         response = error(request, exc)
     state.stats.request(_endpoint(request), response.status, request.get(ZOHO_CODE))
     return response

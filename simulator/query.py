@@ -27,6 +27,7 @@ class ListQuery:
     since: float | None = None  # last_modified_time filter, epoch seconds, inclusive
     filter_by: str = ""
     contact_type: str | None = None
+    matches: tuple[tuple[str, str], ...] = ()  # exact-match filters, e.g. (("sku", "A-1"),)
 
 
 def _int(query: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -66,7 +67,10 @@ def parse_list_query(spec: EntitySpec, query: Mapping[str, str], offset_min: int
         spec.path != "contacts" or contact_type not in ("customer", "vendor")
     ):
         raise invalid_value("contact_type")
-    return ListQuery(page, per_page, sort_column, sort_order, since, filter_by, contact_type)
+    matches = tuple(sorted((k, v) for k, v in query.items() if k in spec.match_filters))
+    return ListQuery(
+        page, per_page, sort_column, sort_order, since, filter_by, contact_type, matches
+    )
 
 
 def _sort_key(spec: EntitySpec, column: str) -> Any:
@@ -96,6 +100,7 @@ class Lister:
             q.since,
             q.sort_column,
             q.sort_order,
+            q.matches,
         )
         hit = self._cache.get(key)
         if hit is not None:
@@ -107,6 +112,9 @@ class Lister:
         if condition is not None:
             field, allowed = condition
             rows = [r for r in rows if r.data.get(field) in allowed]
+        for name, value in q.matches:
+            # UNCONFIRMED whether Zoho compares case-insensitively: we match exactly.
+            rows = [r for r in rows if str(r.data.get(name, "")) == value]
         if q.contact_type is not None:
             rows = [r for r in rows if r.data.get("contact_type") == q.contact_type]
         if q.since is not None:

@@ -10,6 +10,8 @@ from schemas.cloudevents import ce_headers, header_map, parse_ce, replace_header
 from schemas.topics import (
     DEADLETTER,
     ENTITY_SYNCED,
+    OUTBOUND,
+    OUTBOUND_RESULTS,
     RAW_BULK,
     RAW_REALTIME,
     catalogue,
@@ -47,6 +49,8 @@ def test_catalogue_matches_design() -> None:
     assert specs[RAW_REALTIME].retention_ms == -1 and specs[RAW_BULK].cleanup == "delete"
     assert specs[ENTITY_SYNCED].cleanup == "compact"
     assert specs[DEADLETTER].retention_ms == -1
+    assert specs[OUTBOUND].retention_ms == 7 * 24 * 3600 * 1000  # commands: delete, days
+    assert specs[OUTBOUND_RESULTS].cleanup == "delete"
     assert [n for n in specs if n.startswith("tds.retry.")] == [
         "tds.retry.1", "tds.retry.2", "tds.retry.3"]
     with pytest.raises(ValueError):

@@ -38,7 +38,8 @@ def test_fingerprint_is_the_avro_spec_crc64_little_endian() -> None:
 
 
 def test_families_are_the_contract() -> None:
-    assert CODEC.families() == ["command", "entity_synced", "raw_event", "sync_run"]
+    assert CODEC.families() == ["command", "entity_synced", "outbound_command",
+                                "outbound_result", "raw_event", "sync_run"]
     assert len({v.fingerprint for v in load_versions()}) == len(load_versions())
 
 
