@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -16,7 +16,7 @@ from projections.errors import UnknownModelError
 from projections.items import STOCK
 from projections.model import version
 from projections.sql import statements
-from schemas.events import ENTITY_TYPES
+from schemas.events import ENTITY_TYPES, synced_version
 
 AT = datetime(2025, 2, 1, tzinfo=UTC)
 
@@ -72,6 +72,12 @@ def test_version_breaks_ties_by_event_id() -> None:
     b = dataclasses.replace(a, event_id="zzz")
     assert version(b) > version(a)
     assert version(dataclasses.replace(a, version_offset=6)) > version(b)
+    later = dataclasses.replace(a, version_modified_at=AT + timedelta(seconds=1), version_offset=0)
+    assert version(later) > version(dataclasses.replace(a, version_offset=6))
+
+
+def test_the_projector_orders_versions_by_the_contract() -> None:
+    assert version is synced_version  # the image cache's order too (consumers/images.py)
 
 
 def test_progress_bar_shows_events_and_rate() -> None:
