@@ -11,7 +11,7 @@ import pytest
 
 from bench.projector.events import event
 from consumers.replay import Progress
-from projections.catalog import BY_NAME, MODELS, models_for, select
+from projections.catalog import BY_NAME, ENTITY_TABLES, MODELS, models_for, select
 from projections.errors import UnknownModelError
 from projections.items import STOCK
 from projections.model import version
@@ -97,3 +97,12 @@ def test_query_logging_shows_statement_and_duration(caplog: pytest.LogCaptureFix
     log_query(LoggedQuery("SELECT  1\n FROM items", ([1, 2, 3],), None, 0.0042, None,
                           None, None))
     assert "sql 4.20 ms (3 rows): SELECT 1 FROM items" in caplog.text
+
+
+def test_each_entity_type_counts_in_its_own_table() -> None:
+    # The API's entity counts read these (api/queries.py): an item's table is items, not stock.
+    assert list(ENTITY_TABLES.items()) == [
+        ("item", "items"), ("stock", "item_stock"), ("location", "locations"),
+        ("contact", "contacts"), ("salesorder", "sales_orders"), ("invoice", "invoices"),
+        ("customerpayment", "customer_payments"), ("creditnote", "credit_notes"),
+        ("bill", "bills"), ("vendorpayment", "vendor_payments")]
