@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
@@ -98,6 +100,39 @@ class GroupOffsets:
         for consumer in self._consumers.values():
             consumer.close()
         self._consumers.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLag:
+    """Committed offset (as the broker gave it), log end and their difference for one
+    partition of one group."""
+
+    group: str
+    topic: str
+    partition: int
+    committed: int | None
+    end: int
+
+    @property
+    def has_commit(self) -> bool:
+        """Whether the group committed an offset here (librdkafka says none with -1001)."""
+        return self.committed is not None and self.committed >= 0
+
+    @property
+    def lag(self) -> int:
+        """Messages not yet consumed: all of them when the group never committed; none
+        when the commit lies beyond the end (the topic was created again)."""
+        start = self.committed if self.committed is not None and self.committed >= 0 else 0
+        return max(0, self.end - start)
+
+
+def partition_lags(group: str, committed: Iterable[TopicPartition],
+                   ends: Mapping[tuple[str, int], int]) -> tuple[PartitionLag, ...]:
+    """`group`'s lag on each partition of `ends` (topic, partition → log end), in order,
+    from its committed offsets (GroupOffsets.committed; a partition left out: none)."""
+    offsets = {(tp.topic, tp.partition): tp.offset for tp in committed}
+    return tuple(PartitionLag(group, topic, partition, offsets.get((topic, partition)), end)
+                 for (topic, partition), end in sorted(ends.items()))
 
 
 # States of a group with live members (the rest: EMPTY, DEAD, UNKNOWN).
