@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 
 class MessageLike(Protocol):
@@ -60,6 +61,51 @@ def admin_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {"bootstrap.servers": bootstrap, "client.id": "tds-admin"}
     config.update(overrides)
     return config
+
+
+def read_to_end(consumer: Consumer, topic: str, ranges: Mapping[int, tuple[int, int]], *,
+                batch_size: int = 10_000, wait_s: float = 0.5,
+                deadline: float | None = None) -> Generator[list[Message], None, None]:
+    """Read offsets [start, end) of each partition of `topic` by assignment, in batches.
+
+    Yields after every fetch (an empty list when nothing came); returns once every
+    partition reached its end. `start` may be OFFSET_BEGINNING. Transaction markers and
+    compacted-away offsets are skipped over, so a range may hold fewer messages than
+    offsets. A broken fetch raises KafkaException; partitions still unread at `deadline`
+    (time.monotonic) raise TimeoutError.
+    """
+    todo = {p: end for p, (start, end) in ranges.items() if end > max(start, 0)}
+    if not todo:
+        return
+    consumer.assign([TopicPartition(topic, p, ranges[p][0]) for p in todo])
+    try:
+        while todo:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: still {todo} to read at the deadline")
+            batch: list[Message] = []
+            for message in consumer.consume(batch_size, wait_s):
+                partition, offset = message.partition(), message.offset()
+                if partition not in todo or offset is None:
+                    continue
+                error = message.error()
+                if error is not None:
+                    if error.code() != KafkaError._PARTITION_EOF:
+                        raise KafkaException(error)
+                    if offset >= todo[partition]:
+                        del todo[partition]
+                    continue
+                if offset < todo[partition]:
+                    batch.append(message)
+                if offset + 1 >= todo[partition]:
+                    del todo[partition]
+            # Transaction markers take the last offsets: past them nothing comes, so ask
+            # where the consumer stands (a local answer, no request).
+            for p in list(todo):
+                if consumer.position([TopicPartition(topic, p)])[0].offset >= todo[p]:
+                    del todo[p]
+            yield batch
+    finally:
+        consumer.unassign()
 
 
 # Admin requests sent to a group's coordinator (describe_consumer_groups,
