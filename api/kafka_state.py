@@ -23,7 +23,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicCollection, TopicPa
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from tds.errors import TDSError
-from tds.kafka import GroupOffsets, group_state_name
+from tds.kafka import GroupOffsets, PartitionLag, group_state_name, partition_lags
 
 logger = logging.getLogger(__name__)
 
@@ -32,23 +32,6 @@ class KafkaStateError(TDSError):
     """The broker could not be asked (down, or a timeout)."""
 
     retriable = True
-
-
-@dataclass(frozen=True, slots=True)
-class PartitionLag:
-    """Committed offset, log end and their difference for one partition of one group."""
-
-    group: str
-    topic: str
-    partition: int
-    committed: int | None
-    end: int
-
-    @property
-    def lag(self) -> int:
-        """Messages not yet consumed; all of them when the group never committed."""
-        return self.end - (self.committed if self.committed is not None and
-                           self.committed >= 0 else 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,12 +260,8 @@ class _Probe:
                 # a restart (health said "no worker" for 79 s while workers ran).
                 state, members, engines = "unknown", 0, ()
                 self.stale = True
-            committed = {(tp.topic, tp.partition): tp.offset
-                         for tp in committed_by_group.get(name, [])}
-            lags = tuple(
-                PartitionLag(name, topic, part, committed.get((topic, part)), end)
-                for (topic, part), end in sorted(ends.items()) if topic in wanted_topics
-            )
+            lags = partition_lags(name, committed_by_group.get(name, []),
+                                  {k: end for k, end in ends.items() if k[0] in wanted_topics})
             states.append(GroupState(name, state, members, lags, engines))
         return states
 

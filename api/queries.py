@@ -7,19 +7,8 @@ from typing import Any
 
 import asyncpg
 
-# Canonical entity type → its read-model table (projections/migrations).
-ENTITY_TABLES = {
-    "item": "items",
-    "stock": "item_stock",
-    "location": "locations",
-    "contact": "contacts",
-    "salesorder": "sales_orders",
-    "invoice": "invoices",
-    "customerpayment": "customer_payments",
-    "creditnote": "credit_notes",
-    "bill": "bills",
-    "vendorpayment": "vendor_payments",
-}
+from projections.catalog import ENTITY_TABLES
+
 _EXACT_BELOW = 200_000
 
 RUN_COLUMNS = """run_id, org_id, run_type, source, status, entity_types, started_at, finished_at,

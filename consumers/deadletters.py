@@ -10,15 +10,18 @@ letters were retried here: the admin API's `dead_letters` table does that.
 
 from __future__ import annotations
 
+import itertools
+import time
 import uuid
 from collections.abc import Iterable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
     KafkaError,
+    KafkaException,
     Message,
     Producer,
     TopicPartition,
@@ -26,7 +29,7 @@ from confluent_kafka import (
 
 from consumers.errors import ConsumerError
 from schemas.cloudevents import Headers, header_map, replace_headers
-from tds.kafka import consumer_config, producer_config
+from tds.kafka import consumer_config, producer_config, read_to_end
 from tds.retry import (
     H_ATTEMPT,
     H_DUE,
@@ -107,34 +110,26 @@ def read_dead_letters(bootstrap: str, topic: str, *, limit: int | None = None,
         metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
         if metadata is None or metadata.error is not None:
             raise ConsumerError(f"topic {topic} does not exist")
-        partitions = []
+        ranges = {}
         for p in sorted(metadata.partitions):
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, p),
                                                        timeout=timeout_s)
             if high > low:
-                partitions.append(TopicPartition(topic, p, OFFSET_BEGINNING))
-        if not partitions:
-            return []
-        consumer.assign(partitions)
-        open_partitions = {tp.partition for tp in partitions}
-        deadline = datetime.now(UTC).timestamp() + timeout_s
-        while open_partitions and datetime.now(UTC).timestamp() < deadline:
-            message = consumer.poll(0.5)
-            if message is None:
-                continue
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    open_partitions.discard(message.partition() or 0)
-                    continue
-                raise ConsumerError(f"reading {topic}: {error}")
-            headers = _headers(message)
-            letters.append(DeadLetter(
-                partition=message.partition() or 0, offset=message.offset() or 0,
-                key=message.key(), value=message.value(), headers=headers,
-                timestamp_ms=message.timestamp()[1], state=read_state(headers)))
-            if limit is not None and len(letters) >= limit:
-                break
+                ranges[p] = (OFFSET_BEGINNING, high)
+        batches = read_to_end(consumer, topic, ranges, deadline=time.monotonic() + timeout_s)
+        with closing(batches):
+            for message in itertools.chain.from_iterable(batches):
+                headers = _headers(message)
+                letters.append(DeadLetter(
+                    partition=message.partition() or 0, offset=message.offset() or 0,
+                    key=message.key(), value=message.value(), headers=headers,
+                    timestamp_ms=message.timestamp()[1], state=read_state(headers)))
+                if limit is not None and len(letters) >= limit:
+                    break
+    except TimeoutError:
+        pass  # the letters read by the deadline
+    except KafkaException as exc:
+        raise ConsumerError(f"reading {topic}: {exc}") from exc
     finally:
         consumer.close()
     return sorted(letters, key=lambda d: (d.timestamp_ms, d.partition, d.offset))

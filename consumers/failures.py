@@ -1,7 +1,7 @@
 """Send messages a consumer could not handle into the shared retry chain (tds.retry).
 
-Key and value bytes go unchanged to the topic `tds.retry.route_failure` picks, with the
-headers it builds. `flush` must return before the batch's transaction commits, so a
+Key and value bytes go unchanged to the topic the kernel's router (`tds.failures`) picks,
+with the headers it builds. `flush` must return before the batch's transaction commits, so a
 failure is never acknowledged without having been handed on (a crash in between sends
 it again: the chain is at-least-once, and the version rule makes a repeat harmless).
 """
@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from confluent_kafka import KafkaError, Producer
 
 from consumers.errors import ConsumerError
+from schemas.topics import DEADLETTER, retry_topic
+from tds import failures
 from tds.kafka import MessageLike
 from tds.metrics import Metrics
-from tds.retry import Origin, RetryPolicy, route_failure
+from tds.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +58,12 @@ class FailureRouter:
         flush_timeout_s: float = 30.0,
     ) -> None:
         self._producer = producer
-        self._policy = policy
-        self._group = group
+        self._router = failures.FailureRouter(
+            policy=policy, group=group, stage=stage,
+            deadletter_topic=topic_for(DEADLETTER),
+            retry_topic=lambda attempt: topic_for(retry_topic(attempt)))
         self._stage = stage
         self._metrics = metrics
-        self._topic_for = topic_for
         self._flush_timeout_s = flush_timeout_s
         self._errors: list[KafkaError] = []
         self.pending = 0
@@ -68,13 +71,9 @@ class FailureRouter:
     def route(self, message: MessageLike, error: BaseException) -> Routed:
         """Queue `message` for the retry level (or the dead letters) its history calls for."""
         topic, partition, offset = message.topic(), message.partition(), message.offset()
-        _, stamp = message.timestamp()
-        origin = Origin(topic or "", partition or 0, offset or 0, max(stamp, 0),
-                        self._group, self._stage)
-        routing = route_failure(self._policy, message.headers(), origin, error,
-                                source=f"/tds/{self._stage}")
-        target = self._topic_for(routing.topic)
-        self._producer.produce(target, key=message.key(), value=message.value(),
+        routing = self._router.route_message(message, error)
+        target = routing.topic
+        self._producer.produce(target, key=routing.key, value=routing.value,
                                headers=routing.headers, on_delivery=self._delivered)
         self.pending += 1
         logger.warning(
@@ -84,8 +83,7 @@ class FailureRouter:
             extra={"topic": topic, "partition": partition, "offset": offset})
         if self._metrics is not None:
             if routing.dead:
-                reason = "invalid" if not getattr(error, "retriable", True) else "exhausted"
-                self._metrics.dead_letters.labels(self._stage, reason).inc()
+                self._metrics.dead_letters.labels(self._stage, routing.reason).inc()
             else:
                 self._metrics.retries_scheduled.labels(self._stage, str(routing.attempt)).inc()
         return Routed(target, routing.attempt, routing.dead)

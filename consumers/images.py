@@ -18,7 +18,6 @@ import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,7 +30,7 @@ from consumers.offsets import claim
 from consumers.postgres import is_driver_error, translate
 from schemas.codec import Codec, default_codec
 from schemas.errors import CodecError
-from schemas.events import EntitySynced, decode_event
+from schemas.events import EntitySynced, decode_event, synced_version
 from schemas.topics import parse_key
 from tds.kafka import MessageLike
 from tds.metrics import Metrics
@@ -106,13 +105,6 @@ WHERE (g.version_modified_at, g.version_offset, g.event_id)
 _DELETE = """DELETE FROM item_images WHERE org_id = $1 AND item_id = $2
 AND (version_modified_at, version_offset, event_id) < ($3, $4, $5)"""
 
-Version = tuple[datetime, int, str]
-
-
-def _version(event: EntitySynced) -> Version:
-    return (event.version_modified_at, event.version_offset, event.event_id)
-
-
 def _image_of(event: EntitySynced) -> tuple[str | None, str | None, str | None]:
     record = event.record or {}
     return record.get("image_id"), record.get("image_name"), record.get("image_type")
@@ -174,7 +166,7 @@ class ImageCache:
                 continue
             found = (event.org_id, event.entity_id)
             current = newest.get(found)
-            if current is None or _version(event) > _version(current[1]):
+            if current is None or synced_version(event) > synced_version(current[1]):
                 newest[found] = (message, event)
         return newest
 
@@ -191,7 +183,7 @@ class ImageCache:
         for found_key, (message, event) in newest.items():
             row = rows.get(found_key)
             if row is not None and (row["version_modified_at"], row["version_offset"],
-                                    row["event_id"]) >= _version(event):
+                                    row["event_id"]) >= synced_version(event):
                 self._metrics.images_downloaded.labels("stale").inc()
                 continue
             if event.op == "delete":
@@ -241,7 +233,7 @@ class ImageCache:
                 for work in writes:
                     e = work.event
                     if work.action == "delete":
-                        await conn.execute(_DELETE, e.org_id, e.entity_id, *_version(e))
+                        await conn.execute(_DELETE, e.org_id, e.entity_id, *synced_version(e))
                         continue
                     image_id, name, kind = _image_of(e)
                     s = work.stored
@@ -252,7 +244,7 @@ class ImageCache:
                         _UPSERT, e.org_id, e.entity_id, image_id, name, kind,
                         s.sha256 if s else None, s.path if s else None,
                         s.content_type if s else None, s.size if s else None, None,
-                        *_version(e), keep)
+                        *synced_version(e), keep)
                 for message, error in failed:
                     self._router.route(message, error)
                 await asyncio.to_thread(self._router.flush)

@@ -15,10 +15,10 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any, TextIO
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from consumers.errors import ConsumerError
-from tds.kafka import MessageLike, consumer_config
+from tds.kafka import MessageLike, consumer_config, read_to_end
 
 
 class LogReader:
@@ -64,36 +64,17 @@ class LogReader:
     async def read(self, start: Mapping[int, int],
                    until: Mapping[int, int]) -> AsyncIterator[list[MessageLike]]:
         """Yield batches covering [start, until) of every partition."""
-        todo = {p: until[p] for p in until if until[p] > start.get(p, 0)}
-        if not todo:
-            return
-        self._consumer.assign([TopicPartition(self.topic, p, start.get(p, 0)) for p in todo])
+        ranges = {p: (start.get(p, 0), end) for p, end in until.items()}
+        batches = read_to_end(self._consumer, self.topic, ranges, batch_size=self._batch_size)
         try:
-            while todo:
-                messages = await asyncio.to_thread(self._consumer.consume,
-                                                   self._batch_size, 0.5)
-                batch: list[MessageLike] = []
-                for message in messages:
-                    partition, offset = message.partition(), message.offset()
-                    if partition not in todo or offset is None:
-                        continue
-                    error = message.error()
-                    if error is not None:
-                        if error.code() == KafkaError._PARTITION_EOF:
-                            if offset >= todo[partition]:
-                                del todo[partition]
-                            continue
-                        raise ConsumerError(f"reading {self.topic}[{partition}]: {error}")
-                    if offset >= todo[partition]:
-                        del todo[partition]
-                        continue
-                    batch.append(message)
-                    if offset + 1 >= todo[partition]:
-                        del todo[partition]
+            # Each fetch in a thread, so the event loop goes on meanwhile.
+            while (batch := await asyncio.to_thread(next, batches, None)) is not None:
                 if batch:
-                    yield batch
+                    yield list(batch)
+        except KafkaException as exc:
+            raise ConsumerError(f"reading {self.topic}: {exc}") from exc
         finally:
-            self._consumer.unassign()
+            batches.close()
 
 
 class Progress:

@@ -15,6 +15,7 @@ from projections.documents import (
 from projections.errors import UnknownModelError
 from projections.items import CONTACTS, ITEMS, LOCATIONS, STOCK
 from projections.model import ReadModel
+from schemas.events import ENTITY_TYPES
 
 MODELS: tuple[ReadModel, ...] = (
     ITEMS, STOCK, LOCATIONS, CONTACTS, SALES_ORDERS, INVOICES, CREDIT_NOTES,
@@ -26,6 +27,10 @@ BY_NAME: dict[str, ReadModel] = {m.name: m for m in MODELS}
 def models_for(entity_type: str) -> tuple[ReadModel, ...]:
     """The models an event of `entity_type` may change (item feeds items and stock)."""
     return tuple(m for m in MODELS if entity_type in m.entity_types)
+
+
+# Each entity type's own table, the first model it feeds (item records also feed stock).
+ENTITY_TABLES: dict[str, str] = {t: models_for(t)[0].table for t in ENTITY_TYPES}
 
 
 def select(names: Iterable[str] | None) -> tuple[ReadModel, ...]:

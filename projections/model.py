@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from schemas.events import EntitySynced
+from schemas.events import EntitySynced, SyncedVersion, synced_version
 
 # Columns every entity table ends with, in this order, and their PostgreSQL types.
 VERSION_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -33,16 +32,9 @@ TOMBSTONE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("deleted_at", "timestamptz"),
 )
 
-Version = tuple[datetime, int, str]
-
-
-def version(event: EntitySynced) -> Version:
-    """The projector's total order of one record's events: Zoho time, raw offset, event id.
-
-    The event id only breaks ties between two different events of equal version, so the
-    result never depends on arrival order.
-    """
-    return (event.version_modified_at, event.version_offset, event.event_id)
+# The projector's order of one record's events is the contract's (schemas.events).
+Version = SyncedVersion
+version = synced_version
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,16 @@
-"""Errors of the contracts package."""
+"""Errors of the contracts package, and the root of every TDS error.
+
+The root lives here, not in the kernel, so the contracts import nothing of the kernel
+(which reads them); everything else imports it as `tds.errors.TDSError`.
+"""
 
 from __future__ import annotations
 
-from tds.errors import TDSError
+
+class TDSError(Exception):
+    """Base of every TDS error; `retriable` tells a consumer loop to retry or dead-letter."""
+
+    retriable: bool = False
 
 
 class CodecError(TDSError):

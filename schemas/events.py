@@ -89,6 +89,19 @@ class EntitySynced(AvroValue):
         return cls(**{k: v for k, v in value.items() if k in names})
 
 
+# A record's versions in order: Zoho time, raw offset, event id.
+SyncedVersion = tuple[datetime, int, str]
+
+
+def synced_version(event: EntitySynced) -> SyncedVersion:
+    """The total order of one record's `EntitySynced` events; every reader keeps the greatest.
+
+    The event id only breaks ties between two different events of equal version, so the
+    result never depends on arrival order.
+    """
+    return (event.version_modified_at, event.version_offset, event.event_id)
+
+
 @dataclass(frozen=True, slots=True)
 class SyncRunEvent(AvroValue):
     """A sync run's started / completed / failed event with its counts."""

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from tds.errors import TDSError
+from schemas.errors import TDSError
 
 # Canonical entity type → the id field of its records.
 ID_FIELDS = {

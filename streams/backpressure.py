@@ -27,7 +27,13 @@ from typing import Any, Protocol
 from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from tds.kafka import LIVE_GROUP_STATES, GroupOffsets, admin_config, group_state_name
+from tds.kafka import (
+    LIVE_GROUP_STATES,
+    GroupOffsets,
+    admin_config,
+    group_state_name,
+    partition_lags,
+)
 
 logger = logging.getLogger(__name__)
 CLIENT_ID = "tds-streams-gate"
@@ -105,7 +111,7 @@ class DownstreamGate:
                 listed: Future[Any]) -> None:
         try:
             end = {(tp.topic, tp.partition): f.result().offset for tp, f in ends.items()}
-            committed = {(tp.topic, tp.partition): tp.offset for tp in offsets.result()}
+            lags = partition_lags(self._group, offsets.result(), end)
             live = any(g.group_id == self._group
                        and group_state_name(g.state) in LIVE_GROUP_STATES
                        for g in listed.result().valid)
@@ -113,8 +119,7 @@ class DownstreamGate:
             logger.debug("downstream lag: no answer: %s", exc)
             return
         # A partition the group never committed is not counted: no evidence of a backlog.
-        lag = sum(max(0, e - committed[k]) for k, e in end.items()
-                  if committed.get(k, -1) >= 0)
+        lag = sum(p.lag for p in lags if p.has_commit)
         self.lag = lag
         was = self.closed
         if not live:

@@ -1,59 +1,23 @@
-"""Where a message that failed in the worker goes: a retry level or the dead letters."""
+"""Where a message that failed in the worker goes: the kernel's router on its topics."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
-from schemas.cloudevents import Headers, header_map
 from streams.config import StreamsConfig
-from tds.retry import H_REASON, Origin, route_failure
+from tds import failures
+from tds.failures import FailedMessage
+
+__all__ = ["FailedMessage", "FailureRouter"]
 
 
-@dataclass(frozen=True, slots=True)
-class FailedMessage:
-    """A failed message, ready to send: key and value bytes unchanged, headers replaced."""
-
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: Headers
-    attempt: int
-    dead: bool
-    reason: str  # "retry", "invalid" or "exhausted"
-
-
-class FailureRouter:
+class FailureRouter(failures.FailureRouter):
     """Routes failures with the shared retry policy onto this worker's topic names."""
 
     def __init__(self, config: StreamsConfig,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self._config = config
-        self._clock = clock
-
-    def route(
-        self,
-        *,
-        key: bytes | None,
-        value: bytes | None,
-        headers: Sequence[tuple[str, Any]] | None,
-        topic: str,
-        partition: int,
-        offset: int,
-        timestamp_ms: int,
-        error: BaseException,
-    ) -> FailedMessage:
-        """Decide where the message goes next and build its headers."""
-        origin = Origin(topic, partition, offset, timestamp_ms, self._config.app_id,
-                        self._config.stage)
-        routing = route_failure(self._config.retry_policy, headers, origin, error,
-                                now=self._clock(), source=self._config.source)
-        if routing.dead:
-            reason = header_map(routing.headers).get(H_REASON, b"exhausted").decode()
-            target = self._config.deadletter_topic
-        else:
-            reason, target = "retry", self._config.retry_topic(routing.attempt)
-        return FailedMessage(target, key, value, routing.headers, routing.attempt,
-                             routing.dead, reason)
+        super().__init__(policy=config.retry_policy, group=config.app_id,
+                         stage=config.stage, source=config.source,
+                         deadletter_topic=config.deadletter_topic,
+                         retry_topic=config.retry_topic, clock=clock)

@@ -16,11 +16,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Protocol
+from typing import Protocol
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
 from streams.errors import StateError
+from tds.kafka import read_to_end
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +113,7 @@ class ChangelogState:
                                         started + timeout_s)
                 if high > low:
                     ends[p] = high
-            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in ends])
-            records = _read_to(consumer, ends, fresh, started + timeout_s, self.topic)
+            records = _apply(consumer, self.topic, ends, fresh, started + timeout_s)
         except KafkaException as exc:
             raise StateError(f"restoring {self.topic} {wanted} failed: {exc}") from exc
         finally:
@@ -140,32 +140,22 @@ def _watermarks(consumer: Consumer, tp: TopicPartition, deadline: float) -> tupl
             time.sleep(0.2)
 
 
-def _read_to(consumer: Consumer, ends: dict[int, int], into: dict[int, Partition],
-             deadline: float, topic: str) -> int:
-    """Apply records until every partition reached its end offset."""
-    remaining = dict(ends)
+def _apply(consumer: Consumer, topic: str, ends: dict[int, int], into: dict[int, Partition],
+           deadline: float) -> int:
+    """Apply the changelog's records, beginning to `ends`, to the fresh partitions."""
     records = 0
-    while remaining:
-        if time.monotonic() > deadline:
-            raise StateError(f"restoring {topic}: still {remaining} to read at the deadline")
-        for message in consumer.consume(10_000, 0.5):
-            error: Any = message.error()
-            if error is not None:
-                raise StateError(f"restoring {topic}: {error}")
-            p, offset = message.partition() or 0, message.offset() or 0
-            key, value = message.key(), message.value()
-            values = into[p]
-            if key is not None:
-                if value is None:
-                    dict.pop(values, key, None)
-                else:
-                    dict.__setitem__(values, key, value)
-            records += 1
-            if offset + 1 >= remaining.get(p, 0):
-                remaining.pop(p, None)
-        # Transaction markers take the last offsets: past them nothing comes, so ask.
-        for p in list(remaining):
-            position = consumer.position([TopicPartition(topic, p)])[0].offset
-            if position >= remaining[p]:
-                remaining.pop(p)
+    ranges = {p: (OFFSET_BEGINNING, end) for p, end in ends.items()}
+    try:
+        for batch in read_to_end(consumer, topic, ranges, deadline=deadline):
+            for message in batch:
+                key, value = message.key(), message.value()
+                values = into[message.partition() or 0]
+                if key is not None:
+                    if value is None:
+                        dict.pop(values, key, None)
+                    else:
+                        dict.__setitem__(values, key, value)
+            records += len(batch)
+    except TimeoutError as exc:
+        raise StateError(f"restoring {exc}") from exc
     return records

@@ -1,12 +1,16 @@
-"""The root of every error TDS raises; each stage's errors.py subclasses it."""
+"""The root of every error TDS raises; each stage's errors.py subclasses it.
+
+`TDSError` is defined in `schemas.errors`, beside the contracts, and imported from here:
+the kernel's retry chain reads the contracts (headers, topic names), so the contracts
+import nothing of the kernel, and the two packages form no cycle.
+"""
 
 from __future__ import annotations
 
+from schemas.errors import TDSError
 
-class TDSError(Exception):
-    """Base of every TDS error; `retriable` tells a consumer loop to retry or dead-letter."""
-
-    retriable: bool = False
+__all__ = ["DatabaseTLSError", "MigrationError", "ProvisionError", "SettingsError",
+           "TDSError", "TopicError"]
 
 
 class SettingsError(TDSError):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Generator, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 
 class MessageLike(Protocol):
@@ -60,6 +63,51 @@ def admin_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
     return config
 
 
+def read_to_end(consumer: Consumer, topic: str, ranges: Mapping[int, tuple[int, int]], *,
+                batch_size: int = 10_000, wait_s: float = 0.5,
+                deadline: float | None = None) -> Generator[list[Message], None, None]:
+    """Read offsets [start, end) of each partition of `topic` by assignment, in batches.
+
+    Yields after every fetch (an empty list when nothing came); returns once every
+    partition reached its end. `start` may be OFFSET_BEGINNING. Transaction markers and
+    compacted-away offsets are skipped over, so a range may hold fewer messages than
+    offsets. A broken fetch raises KafkaException; partitions still unread at `deadline`
+    (time.monotonic) raise TimeoutError.
+    """
+    todo = {p: end for p, (start, end) in ranges.items() if end > max(start, 0)}
+    if not todo:
+        return
+    consumer.assign([TopicPartition(topic, p, ranges[p][0]) for p in todo])
+    try:
+        while todo:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: still {todo} to read at the deadline")
+            batch: list[Message] = []
+            for message in consumer.consume(batch_size, wait_s):
+                partition, offset = message.partition(), message.offset()
+                if partition not in todo or offset is None:
+                    continue
+                error = message.error()
+                if error is not None:
+                    if error.code() != KafkaError._PARTITION_EOF:
+                        raise KafkaException(error)
+                    if offset >= todo[partition]:
+                        del todo[partition]
+                    continue
+                if offset < todo[partition]:
+                    batch.append(message)
+                if offset + 1 >= todo[partition]:
+                    del todo[partition]
+            # Transaction markers take the last offsets: past them nothing comes, so ask
+            # where the consumer stands (a local answer, no request).
+            for p in list(todo):
+                if consumer.position([TopicPartition(topic, p)])[0].offset >= todo[p]:
+                    del todo[p]
+            yield batch
+    finally:
+        consumer.unassign()
+
+
 # Admin requests sent to a group's coordinator (describe_consumer_groups,
 # list_consumer_group_offsets) crash librdkafka 2.16 when the coordinator moves or its
 # connection drops, as at a broker restart (core dumps from our chaos runs):
@@ -98,6 +146,39 @@ class GroupOffsets:
         for consumer in self._consumers.values():
             consumer.close()
         self._consumers.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLag:
+    """Committed offset (as the broker gave it), log end and their difference for one
+    partition of one group."""
+
+    group: str
+    topic: str
+    partition: int
+    committed: int | None
+    end: int
+
+    @property
+    def has_commit(self) -> bool:
+        """Whether the group committed an offset here (librdkafka says none with -1001)."""
+        return self.committed is not None and self.committed >= 0
+
+    @property
+    def lag(self) -> int:
+        """Messages not yet consumed: all of them when the group never committed; none
+        when the commit lies beyond the end (the topic was created again)."""
+        start = self.committed if self.committed is not None and self.committed >= 0 else 0
+        return max(0, self.end - start)
+
+
+def partition_lags(group: str, committed: Iterable[TopicPartition],
+                   ends: Mapping[tuple[str, int], int]) -> tuple[PartitionLag, ...]:
+    """`group`'s lag on each partition of `ends` (topic, partition → log end), in order,
+    from its committed offsets (GroupOffsets.committed; a partition left out: none)."""
+    offsets = {(tp.topic, tp.partition): tp.offset for tp in committed}
+    return tuple(PartitionLag(group, topic, partition, offsets.get((topic, partition)), end)
+                 for (topic, partition), end in sorted(ends.items()))
 
 
 # States of a group with live members (the rest: EMPTY, DEAD, UNKNOWN).

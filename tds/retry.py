@@ -81,17 +81,27 @@ class RetryState:
 
 @dataclass(frozen=True, slots=True)
 class Routing:
-    """The decision for one failed message: the topic and the replaced headers."""
+    """The decision for one failed message: the topic and the replaced headers.
+
+    `reason` is "retry", or why it is dead: "invalid" (can never succeed) or "exhausted".
+    """
 
     topic: str
     headers: Headers
     attempt: int
     due_at: datetime | None
     dead: bool
+    reason: str
 
 
 def _iso(when: datetime) -> bytes:
     return when.astimezone(UTC).isoformat().encode()
+
+
+def is_retriable(error: BaseException) -> bool:
+    """Whether another attempt may succeed: the error's own `retriable` flag; without one,
+    our errors are taken as permanent and foreign ones (driver, network) as transient."""
+    return bool(getattr(error, "retriable", not isinstance(error, TDSError)))
 
 
 def read_state(headers: Sequence[tuple[str, bytes | str | None]] | None) -> RetryState:
@@ -146,8 +156,9 @@ def route_failure(
     state = read_state(headers)
     first = state.origin or origin
     attempt = state.attempt + 1
-    retriable = getattr(error, "retriable", not isinstance(error, TDSError))
+    retriable = is_retriable(error)
     dead = not retriable or attempt > policy.max_attempts
+    reason = "retry" if not dead else "invalid" if not retriable else "exhausted"
     due = None if dead else now + timedelta(seconds=policy.delays_s[attempt - 1])
     trace = "".join(traceback.format_exception(error))[-_MAX_TRACE:]
     updates: Headers = [
@@ -166,7 +177,6 @@ def route_failure(
     if due is not None:
         updates.append((H_DUE, _iso(due)))
     if dead:
-        reason = "invalid" if not retriable else "exhausted"
         updates.append((H_REASON, reason.encode()))
     found = header_map(headers)
     original_type = found.get(H_CE_TYPE) or found.get("ce_type")
@@ -180,7 +190,8 @@ def route_failure(
     cleaned = [(n, v) for n, v in replace_headers(headers, stale) if (n, v) not in stale]
     merged = replace_headers(cleaned, updates)
     topic = DEADLETTER if dead else retry_topic(attempt)
-    return Routing(topic=topic, headers=merged, attempt=attempt, due_at=due, dead=dead)
+    return Routing(topic=topic, headers=merged, attempt=attempt, due_at=due, dead=dead,
+                   reason=reason)
 
 
 def restore_headers(headers: Sequence[tuple[str, bytes | str | None]] | None) -> Headers:

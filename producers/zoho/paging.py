@@ -13,22 +13,27 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from producers.zoho.entities import LEGACY_WAREHOUSES, EntityDef, entity_def
 from producers.zoho.errors import ZohoBadRequest, ZohoNotFound
 from producers.zoho.timefmt import format_zoho, record_modified
 
-if TYPE_CHECKING:
-    from producers.zoho.client import ZohoClient
-
 logger = logging.getLogger(__name__)
 
 MAX_PER_PAGE = 200
 MAX_PAGES = 1_000_000  # a bound on every paging loop (200 million records)
+
+
+class Lister(Protocol):
+    """What paging needs of the client (ZohoClient): one list call's envelope. A protocol,
+    so the client can use paging without paging importing the client back."""
+
+    async def list_json(self, definition: EntityDef, params: Mapping[str, str]
+                        ) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +102,7 @@ def _page(definition: EntityDef, envelope: dict[str, Any], page: int, per_page: 
 
 
 async def list_page(
-    client: ZohoClient,
+    client: Lister,
     entity_type: str,
     *,
     page: int = 1,
@@ -117,7 +122,7 @@ async def list_page(
 
 
 async def iter_pages(
-    client: ZohoClient,
+    client: Lister,
     entity_type: str,
     *,
     modified_since: datetime | None = None,
@@ -171,7 +176,7 @@ class _KeysetState:
     seen: set[str] = field(default_factory=set)  # ids already returned at `since`
 
 
-async def _keyset(client: ZohoClient, definition: EntityDef, per_page: int,
+async def _keyset(client: Lister, definition: EntityDef, per_page: int,
                   filter_by: str | None, state: _KeysetState) -> AsyncIterator[Page]:
     since = state.since
     boundary = since
@@ -220,7 +225,7 @@ def _ascending(times: list[datetime | None]) -> bool:
     return all(a <= b for a, b in itertools.pairwise(known))
 
 
-async def _numbered(client: ZohoClient, definition: EntityDef, since: datetime | None,
+async def _numbered(client: Lister, definition: EntityDef, since: datetime | None,
                     per_page: int, filter_by: str | None, *, sort_column: str | None = None,
                     skip: set[str] | None = None) -> AsyncIterator[Page]:
     """Numbered pages; ids in `skip` (already returned) are left out."""
@@ -246,7 +251,7 @@ async def _numbered(client: ZohoClient, definition: EntityDef, since: datetime |
     raise RuntimeError(f"{definition.path}: more than {MAX_PAGES} pages")
 
 
-async def _locations(client: ZohoClient, per_page: int) -> AsyncIterator[Page]:
+async def _locations(client: Lister, per_page: int) -> AsyncIterator[Page]:
     # Orgs still on the legacy warehouses feature have no /locations list.
     definition = entity_def("location")
     try:

@@ -78,7 +78,7 @@ changes = st.tuples(st.sampled_from(["edit", "create", "delete"]), st.integers(0
 def _pull(fake: FakeZoho, per_page: int, since: datetime | None) -> list[str]:
     async def run() -> list[str]:
         out: list[str] = []
-        async for page in iter_pages(fake, "item", per_page=per_page,  # type: ignore[arg-type]
+        async for page in iter_pages(fake, "item", per_page=per_page,
                                      modified_since=since):
             out += page.ids()
         return out

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from bench.projector.events import event
 from consumers.replay import Progress
-from projections.catalog import BY_NAME, MODELS, models_for, select
+from projections.catalog import BY_NAME, ENTITY_TABLES, MODELS, models_for, select
 from projections.errors import UnknownModelError
 from projections.items import STOCK
 from projections.model import version
 from projections.sql import statements
-from schemas.events import ENTITY_TYPES
+from schemas.events import ENTITY_TYPES, synced_version
 
 AT = datetime(2025, 2, 1, tzinfo=UTC)
 
@@ -72,6 +72,12 @@ def test_version_breaks_ties_by_event_id() -> None:
     b = dataclasses.replace(a, event_id="zzz")
     assert version(b) > version(a)
     assert version(dataclasses.replace(a, version_offset=6)) > version(b)
+    later = dataclasses.replace(a, version_modified_at=AT + timedelta(seconds=1), version_offset=0)
+    assert version(later) > version(dataclasses.replace(a, version_offset=6))
+
+
+def test_the_projector_orders_versions_by_the_contract() -> None:
+    assert version is synced_version  # the image cache's order too (consumers/images.py)
 
 
 def test_progress_bar_shows_events_and_rate() -> None:
@@ -91,3 +97,12 @@ def test_query_logging_shows_statement_and_duration(caplog: pytest.LogCaptureFix
     log_query(LoggedQuery("SELECT  1\n FROM items", ([1, 2, 3],), None, 0.0042, None,
                           None, None))
     assert "sql 4.20 ms (3 rows): SELECT 1 FROM items" in caplog.text
+
+
+def test_each_entity_type_counts_in_its_own_table() -> None:
+    # The API's entity counts read these (api/queries.py): an item's table is items, not stock.
+    assert list(ENTITY_TABLES.items()) == [
+        ("item", "items"), ("stock", "item_stock"), ("location", "locations"),
+        ("contact", "contacts"), ("salesorder", "sales_orders"), ("invoice", "invoices"),
+        ("customerpayment", "customer_payments"), ("creditnote", "credit_notes"),
+        ("bill", "bills"), ("vendorpayment", "vendor_payments")]

@@ -32,7 +32,7 @@ def _rows(key: str, ids: list[int], times: list[str] | None = None) -> list[dict
 
 async def _all(client: Lists, entity_type: str, **kw: Any) -> list[str]:
     out: list[str] = []
-    async for page in iter_pages(client, entity_type, **kw):  # type: ignore[arg-type]
+    async for page in iter_pages(client, entity_type, **kw):
         out += page.ids()
     return out
 
@@ -96,7 +96,7 @@ async def test_the_query_of_a_page() -> None:
         return {"code": 0, "items": [], "page_context": {"has_more_page": False}}
 
     client = Lists(answer)
-    page = await list_page(client, "item", page=2, per_page=500,  # type: ignore[arg-type]
+    page = await list_page(client, "item", page=2, per_page=500,
                            filter_by="Status.Active")
     assert len(page) == 0 and not page.has_more_page
     assert client.requests == [("/items", {"page": "2", "per_page": "200",
