@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition as AioTopicPartition
 from faust.sensors import Monitor
 from faust.streams import _current_event
@@ -228,7 +229,7 @@ class LagMonitor(Monitor):
             return
         consumer = self.app.consumer
         for tp, offset in tp_offsets.items():
-            high = consumer.highwater(tp)
+            high = _highwater(consumer, tp)  # a commit at revocation: maybe gone already
             if high is not None:
                 self._gauge.labels(self._group, tp.topic, str(tp.partition)).set(
                     max(0, high - offset))
@@ -462,8 +463,14 @@ class FaustEngine:
         thread: Any = self.app.consumer._thread  # type: ignore[attr-defined]
         client = thread._ensure_consumer()
         partitions = [AioTopicPartition(tp.topic, tp.partition) for tp in tps]
-        method = client.pause if pause else client.resume
-        thread.thread_loop.call_soon_threadsafe(lambda: method(*partitions))
+        def apply() -> None:
+            # Only what aiokafka still has assigned: a rebalance may have moved the rest.
+            owned = set(client.assignment())
+            wanted = [tp for tp in partitions if tp in owned]
+            if wanted:
+                (client.pause if pause else client.resume)(*wanted)
+
+        thread.thread_loop.call_soon_threadsafe(apply)
 
     def _realtime_waiting(self, assigned: set[TP]) -> bool:
         """Whether a realtime partition holds events the agents have not processed yet
@@ -476,7 +483,7 @@ class FaustEngine:
             if tp.topic != self.config.realtime_topic:
                 continue
             following = self._realtime_next.get(tp.partition)
-            high = consumer.highwater(tp)
+            high = _highwater(consumer, tp)
             if following is None or high is None or high <= following:
                 continue
             stalled = self._realtime_stalled.get(tp.partition)
@@ -488,6 +495,14 @@ class FaustEngine:
         return waiting
 
     async def _gate(self) -> None:
+        # Advisory: a failure here must not stop the worker (faust crashes the app when a
+        # timer raises); the next tick decides again.
+        try:
+            self._gate_once()
+        except Exception as exc:
+            logger.warning("bulk gate: %r (deciding again at the next tick)", exc)
+
+    def _gate_once(self) -> None:
         consumer = self.app.consumer
         assigned = consumer.assignment()
         downstream = self.gate.update() if self.gate is not None else False
@@ -499,6 +514,16 @@ class FaustEngine:
         if downstream != self._downstream_closed:
             self._downstream_closed = downstream
             self.metrics.bulk_paused.set(1 if downstream else 0)
+
+
+def _highwater(consumer: Any, tp: TP) -> int | None:
+    """The partition's high watermark, or None while a rebalance has it half assigned
+    (faust's assignment and aiokafka's disagree then, and aiokafka asserts)."""
+    try:
+        high: int | None = consumer.highwater(tp)
+    except (AssertionError, KafkaError):
+        return None
+    return high
 
 
 class _Tracked(FaustMessage):
