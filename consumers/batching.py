@@ -154,6 +154,7 @@ class BatchingConsumer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._positions: dict[TP, int | None] = {}
         self._replay_until: dict[TP, int] = {}  # an operator's reset being re-applied
+        self._stale_commits: list[TopicPartition] = []  # to commit once assigned
         self._out_of_range: set[TP] = set()  # fetches the broker refused as outside the log
         self.batches = 0
         self.messages = 0
@@ -169,6 +170,7 @@ class BatchingConsumer:
         assert self._loop is not None
         positioned = self._plan_starts(consumer, partitions)
         consumer.assign(positioned)
+        self._commit_positions(consumer)
         logger.info("group %s assigned %s", self.group, ", ".join(
             f"{tp.topic}[{tp.partition}]@{'start' if tp.offset < 0 else tp.offset}"
             for tp in positioned))
@@ -183,10 +185,29 @@ class BatchingConsumer:
                                lambda: self._marks(consumer, partitions, stored))
         positioned = []
         for tp in partitions:
-            offset = self._start(tp.topic, tp.partition, marks[(tp.topic, tp.partition)])
+            mark = marks[(tp.topic, tp.partition)]
+            offset = self._start(tp.topic, tp.partition, mark)
             positioned.append(TopicPartition(
                 tp.topic, tp.partition, OFFSET_BEGINNING if offset is None else offset))
+            if (offset is not None and offset != mark.committed
+                    and (tp.topic, tp.partition) not in self._replay_until):
+                # Kafka's commit says other than where PostgreSQL has us (a crash between
+                # the two commits, a restart from the log start): readers of the group's
+                # lag, as the stream workers' downstream gate, would see a backlog that
+                # lasts until the partition's next event. An operator's reset stays.
+                self._stale_commits.append(TopicPartition(
+                    tp.topic, tp.partition, offset, own_metadata(offset)))
         return positioned
+
+    def _commit_positions(self, consumer: Consumer) -> None:
+        """Commit the positions `_plan_starts` found Kafka's commits to disagree with."""
+        stale, self._stale_commits = self._stale_commits, []
+        if not stale:
+            return
+        try:
+            consumer.commit(offsets=stale, asynchronous=True)
+        except KafkaException as exc:  # informational only: PostgreSQL holds the truth
+            logger.info("group %s: Kafka commit skipped: %s", self.group, exc)
 
     async def _restart_out_of_range(self, consumer: Consumer) -> None:
         """Plan again the partitions whose fetch fell outside the log (a topic recreated
@@ -202,6 +223,7 @@ class BatchingConsumer:
         # holds is then fetched again and dropped as accounted for.
         consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING if offset is None else offset)
                          for (t, p), offset in sorted(self._positions.items())])
+        self._commit_positions(consumer)
 
     @staticmethod
     def _marks(consumer: Consumer, partitions: list[TopicPartition],

@@ -192,3 +192,49 @@ async def test_a_topic_recreated_under_a_running_projector_restarts_from_its_sta
                                 for p in problems), problems
     finally:
         admin.delete_topics([topic], operation_timeout=30)
+
+
+async def test_the_groups_kafka_lag_agrees_with_postgresql_after_assignment(
+    pool: asyncpg.Pool, kafka_bootstrap: str, topic_factory: TopicFactory,
+    group_factory: Callable[[str], str],
+) -> None:
+    """A commit behind PostgreSQL's position (the projector died between its two commits)
+    on a partition that gets no new event: the stream workers' downstream gate reads the
+    group's lag from Kafka's commits, and kept bulk input paused on it. At assignment the
+    projector commits where PostgreSQL has it, so the lag read from Kafka is the real one."""
+    from tds.kafka import GroupOffsets, partition_lags
+
+    topic = topic_factory("synced", partitions=3)
+    group = group_factory("proj")
+    produce(kafka_bootstrap, topic, list(Workload(keys=60, seed=9).stream(300)))
+    ends = end_offsets(kafka_bootstrap, topic)
+    metrics = Metrics.create()
+
+    async def caught_up() -> bool:
+        await wait_caught_up(pool, group, topic, ends, timeout_s=90)
+        return True
+
+    await _project_until(pool, kafka_bootstrap, group, topic, caught_up, metrics)
+    # Behind the system's back: the projector's own (tagged) commit, far behind.
+    stale = Consumer(consumer_config(kafka_bootstrap, group))
+    stale.commit(offsets=[TopicPartition(topic, 0, 3, f"{OWN_TAG}3")], asynchronous=False)
+    stale.close()
+
+    def lag() -> int:
+        offsets = GroupOffsets(kafka_bootstrap, client_id="test-gate")
+        try:
+            committed = offsets.committed(group, [TopicPartition(topic, p) for p in range(3)],
+                                          10)
+        finally:
+            offsets.close()
+        return sum(p.lag for p in partition_lags(
+            group, committed, {(topic, p): end for p, end in ends.items()}))
+
+    assert lag() == ends[0] - 3
+
+    async def agrees() -> bool:
+        return await asyncio.to_thread(lag) == 0
+
+    await _project_until(pool, kafka_bootstrap, group, topic, agrees, metrics, timeout_s=30)
+    async with pool.acquire() as conn:  # nothing was applied again
+        assert await conn.fetchval("SELECT count(*) FROM offset_incidents") == 0
