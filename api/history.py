@@ -64,7 +64,9 @@ class History:
     async def run(self) -> None:
         """Sample forever (cancel to stop)."""
         while True:
-            self.sample()
+            # On a thread: reading other processes' /metrics must not hold the loop that
+            # answers webhooks.
+            await asyncio.to_thread(self.sample)
             await asyncio.sleep(self._interval_s)
 
     def series(self) -> dict[str, list[tuple[float, float]]]:

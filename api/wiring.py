@@ -11,6 +11,7 @@ from api.app import add_routes
 from api.context import ApiContext, CommandSink, TtlCache, default_groups
 from api.history import History
 from api.kafka_state import KafkaInspector
+from api.peers import read_all
 from tds import postgres
 from tds.metrics import Metrics, exposition
 from tds.settings import Settings
@@ -23,7 +24,9 @@ def install(app: web.Application, *, settings: Settings, sink: CommandSink,
     The pool opens lazily (min_size 0), so the webhook keeps answering while PostgreSQL is
     down; the API then reports `unhealthy` rather than the process failing to start.
     """
-    history = History(read=lambda: exposition(metrics.registry))
+    peers = settings.chart_metrics_urls
+    history = History(read=lambda: exposition(metrics.registry) + b"\n" + read_all(peers)
+                      if peers else exposition(metrics.registry))
     ctx = ApiContext(
         settings=settings, pool=None, inspector=KafkaInspector(bootstrap=settings.kafka),
         sink=sink, metrics=metrics, history=history, groups=default_groups(settings),

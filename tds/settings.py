@@ -73,6 +73,15 @@ def _str(raw: str) -> str:
     return raw.strip()
 
 
+def _metrics_urls(raw: str) -> tuple[str, ...]:
+    urls = tuple(u.strip() for u in raw.split(",") if u.strip())
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{url!r} is not an http(s)://host:port/metrics address")
+    return urls
+
+
 def _opt_str(raw: str) -> str | None:
     return raw.strip() or None
 
@@ -243,6 +252,10 @@ VARIABLES: tuple[Variable, ...] = (
              "Log every SQL statement the projector and API run, with its duration"),
     Variable("TDS_ENABLE_CACHE", "enable_cache", _bool, "true",
              "Cache admin-API read answers (status, queue, health) for one second"),
+    Variable("TDS_CHART_METRICS_URLS", "chart_metrics_urls", _metrics_urls, "",
+             "Other processes' /metrics the dashboard's charts add to the web process's own, "
+             "comma-separated; each host name counts every address it resolves to (compose "
+             "replicas). Not needed under `tds up`, whose children share one metrics folder"),
     Variable("TDS_IMAGE_DIR", "image_dir", _str, ".tds/images",
              "Content-addressed folder of cached product images"),
     Variable("TDS_TOPIC_PARTITIONS", "topic_partitions", _int(1, 1024), "6",
@@ -311,6 +324,7 @@ class Settings:
     log_format: str
     enable_query_logging: bool
     enable_cache: bool
+    chart_metrics_urls: tuple[str, ...]
     image_dir: str
     topic_partitions: int
 

@@ -97,6 +97,16 @@ def test_every_process_type_of_tds_up_is_a_service_and_scraped() -> None:
         set(services["prometheus"]["depends_on"])
 
 
+def test_the_dashboards_charts_count_every_process() -> None:
+    services = _compose()["services"]
+    web = services["tds-web"]["environment"]
+    charts = Settings.from_env({"TDS_CHART_METRICS_URLS": web["TDS_CHART_METRICS_URLS"]}
+                               ).chart_metrics_urls
+    for process, name in PROCESS_TYPES.items():
+        if process != "web":
+            assert f"http://{name}:{_metrics_port(services[name])}/metrics" in charts, name
+
+
 def test_each_non_web_process_takes_the_metrics_address() -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers()
