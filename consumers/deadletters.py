@@ -11,6 +11,7 @@ letters were retried here: the admin API's `dead_letters` table does that.
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -43,6 +44,8 @@ from tds.retry import (
     read_state,
     restore_headers,
 )
+
+logger = logging.getLogger(__name__)
 
 H_RETRIED_FROM = "tds_deadletter_id"
 _STATE_HEADERS = (H_ATTEMPT, H_DUE, H_REASON, H_ERROR_CLASS, H_ERROR_MESSAGE, H_ERROR_TRACE,
@@ -127,7 +130,9 @@ def read_dead_letters(bootstrap: str, topic: str, *, limit: int | None = None,
                 if limit is not None and len(letters) >= limit:
                     break
     except TimeoutError:
-        pass  # the letters read by the deadline
+        # A listing, not a guarantee: what was read by the deadline is shown, and said.
+        logger.warning("listing %s: stopped at the %.0f s deadline after %d dead letters",
+                       topic, timeout_s, len(letters))
     except KafkaException as exc:
         raise ConsumerError(f"reading {topic}: {exc}") from exc
     finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from streams.faust_app import Deferred
+from streams.faust_tables import Deferred
 
 
 class FakeTable:
