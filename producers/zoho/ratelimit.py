@@ -61,6 +61,7 @@ class RateLimiter:
         safety_s: float = 0.25,
         smooth: bool = True,
         max_suspend_s: float = 3600.0,
+        recheck_s: float = 1.0,
         clock: Clock | None = None,
         metrics: Metrics | None = None,
     ) -> None:
@@ -72,12 +73,14 @@ class RateLimiter:
         self._safety_s = safety_s  # covers network jitter between our clock and the server's
         self._smooth = smooth
         self._max_suspend_s = max_suspend_s
+        self._recheck_s = recheck_s
         self._clock = clock or RealClock()
         self._metrics = metrics
         self._sent: deque[float] = deque()  # reserved send times inside the window
         self._next_at = 0.0
         self._in_flight = 0
         self._cond = asyncio.Condition()
+        self._raised = 0  # bumped when the server's limit rises: waiters book again
         self._server_remaining: int | None = None
         self._server_reset_at = 0.0
         self._sent_since_header = 0
@@ -111,17 +114,21 @@ class RateLimiter:
                 await self._cond.wait()
             self._in_flight += 1
         try:
-            at = self._reserve()
-            for _ in range(1000):  # bounded: each pass waits for a later, known moment
+            at, raised = self._reserve(), self._raised
+            for _ in range(100_000):  # bounded: each pass waits for a later, known moment
                 now = self._clock.time()
+                if raised != self._raised:  # booked at a lower limit: book again
+                    at, raised = self._reserve(), self._raised
                 wait = at - now
                 if self._server_remaining is not None and now < self._server_reset_at and \
                         self._server_remaining - self._sent_since_header <= 0:
                     wait = max(wait, self._server_reset_at - now)
                 if wait <= 0:
                     break
-                self.waited_s += wait
-                await self._clock.sleep(wait)
+                # In steps, so a limit that rises meanwhile (a storm's end) is seen.
+                step = min(wait, self._recheck_s)
+                self.waited_s += step
+                await self._clock.sleep(step)
                 self._check_suspended()
             self._sent_since_header += 1
             self._count_day()
@@ -174,9 +181,11 @@ class RateLimiter:
         except (KeyError, ValueError):
             return
         limit = headers.get("X-Rate-Limit-Limit", "")
-        if limit.isdigit() and int(limit) > 0:
-            self.per_minute = int(limit)
         now = self._clock.time()
+        if limit.isdigit() and int(limit) > 0:
+            if int(limit) > self.per_minute:
+                self._rebook(now)
+            self.per_minute = int(limit)
         reset_at = now + reset_in
         same_window = abs(reset_at - self._server_reset_at) < 1.5 and now < self._server_reset_at
         known = self._server_remaining
@@ -186,6 +195,14 @@ class RateLimiter:
         self._server_reset_at = reset_at
         self._sent_since_header = 0
         self._gauge("minute", remaining)
+
+    def _rebook(self, now: float) -> None:
+        """The limit rose: drop the bookings made at the old pace (a 429 storm's limit of
+        3 a minute spaces them 20 s apart, so a webhook ping queued then would otherwise
+        wait minutes after Zoho recovered); each waiter books again at the new pace."""
+        self._sent = deque(t for t in self._sent if t <= now)
+        self._next_at = min(self._next_at, now)
+        self._raised += 1
 
     def success(self) -> None:
         """Note a successful call; after a quiet spell, give back one concurrency place."""

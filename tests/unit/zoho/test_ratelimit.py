@@ -139,3 +139,24 @@ async def test_concurrency_is_lowered_then_slowly_raised() -> None:
     for _ in range(10):
         limiter.too_concurrent()
     assert limiter.concurrency == 1
+
+
+async def test_callers_queued_at_a_storms_low_limit_go_soon_after_it_rises() -> None:
+    # A 429 storm's headers say 3 a minute: five callers queue, booked 20 s apart. When
+    # the server's limit is back to 100, the ones still waiting book again at its pace.
+    clock = VirtualClock()
+    limiter = RateLimiter(per_minute=100, clock=clock)
+    limiter.observe({"X-Rate-Limit-Limit": "3", "X-Rate-Limit-Remaining": "3",
+                     "X-Rate-Limit-Reset": "60"})
+    callers = [asyncio.ensure_future(_send(limiter, clock, 1)) for _ in range(5)]
+    for _ in range(100):  # let the first two go (the storm's remaining budget)
+        if len(clock.sends) >= 2:
+            break
+        await asyncio.sleep(0)
+    assert len(clock.sends) == 2
+    limiter.observe({"X-Rate-Limit-Limit": "100", "X-Rate-Limit-Remaining": "99",
+                     "X-Rate-Limit-Reset": "60"})
+    await asyncio.gather(*callers)
+    assert len(clock.sends) == 5
+    assert clock.sends[-1] - clock.sends[1] < 5.0  # not 3 × 20 s behind
+    assert _max_in_window(clock.sends) <= 100
