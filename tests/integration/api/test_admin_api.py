@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, TopicPartition
 from openapi_spec_validator import validate
 
 from api.openapi import document
@@ -54,6 +54,16 @@ def _consume(bootstrap: str, topic: str, group: str, count: int) -> list[tuple[
     finally:
         consumer.close()
     return out
+
+
+def _partition_sizes(bootstrap: str, topic: str) -> list[int]:
+    consumer = Consumer(consumer_config(bootstrap, "sizes"))
+    try:
+        return [high - low for low, high in (
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            for p in range(3))]
+    finally:
+        consumer.close()
 
 
 async def test_health_and_bff(api: ApiHarness) -> None:
@@ -173,10 +183,11 @@ async def test_manual_sync_publishes_a_command(api: ApiHarness, kafka_bootstrap:
 async def test_dead_letters_list_and_retry(api: ApiHarness, kafka_bootstrap: str,
                                            topic_factory: Callable[..., str],
                                            group_factory: Callable[[str], str]) -> None:
-    original = topic_factory("orig", partitions=1)
+    original = topic_factory("orig", partitions=3)
     key = entity_key("42", "item", "1")
     headers = ce_headers("zoho.webhook.received", "/tds/web", event_id="ev-9")
-    routed = route_failure(RetryPolicy(()), headers, Origin(original, 0, 7, 0, "g", "streams"),
+    # Partition 2, which is not where the key hashes to: back where it failed, as `tds dlq`.
+    routed = route_failure(RetryPolicy(()), headers, Origin(original, 2, 7, 0, "g", "streams"),
                            ValueError("<script>alert('x')</script>"))
     async with api.pool.acquire() as conn:
         await dead_letters.apply(conn, [dead_letters.row(
@@ -199,6 +210,8 @@ async def test_dead_letters_list_and_retry(api: ApiHarness, kafka_bootstrap: str
     assert back[0][0] == key and back[0][1] == b"\x01original bytes"
     assert back[0][2]["ce_type"] == b"zoho.webhook.received"
     assert back[0][2]["ce_id"] == b"ev-9"
+    assert back[0][2]["tds_deadletter_id"] == b"tds.deadletter:0:3"
+    assert await asyncio.to_thread(_partition_sizes, kafka_bootstrap, original) == [0, 0, 1]
     after = await (await api.client.get("/api/tds/deadletter?status=retried", headers=AUTH)).json()
     assert after["total"] == 1 and after["items"][0]["retry_count"] == 1
     again_response = await api.client.post("/api/tds/deadletter/retry-all", headers=AUTH)

@@ -54,7 +54,8 @@ class StubProducer:
 
     def produce(self, topic: str, value: str | bytes | None = None,
                 key: str | bytes | None = None, *, on_delivery: DeliveryCallback | None = None,
-                headers: list[tuple[str, str | bytes]] | None = None) -> None:
+                headers: list[tuple[str, str | bytes]] | None = None,
+                partition: int = -1) -> None:
         with self._ready:
             if len(self.queue) >= self.capacity:
                 raise BufferError("Local: Queue full")
@@ -119,7 +120,7 @@ class StubPublisher:
     fail: Exception | None = None
 
     async def publish(self, topic: str, value: bytes, *, key: bytes | None = None,
-                      headers: Headers | None = None) -> Delivery:
+                      headers: Headers | None = None, partition: int = -1) -> Delivery:
         if self.fail is not None:
             raise self.fail
         self.published.append(Published(topic, value, key, list(headers or ())))
