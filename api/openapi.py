@@ -64,7 +64,7 @@ def document() -> dict[str, Any]:
                               "503": _json(_OBJ, "unhealthy")}}},
             "/api/tds/status": {"get": {"summary": "Lag, entity counts, dead letters, runs",
                                         **read}},
-            "/api/tds/queue": {"get": {"summary": "Lag by topic and priority, rate, ETA",
+            "/api/tds/queue": {"get": {"summary": "Lag by group, topic and priority, rate, ETA",
                                        **read}},
             "/api/tds/history": {"get": {"summary": "Chart series over time", **read}},
             "/api/tds/sync": {"post": {
