@@ -71,7 +71,7 @@ function renderHealth(health) {
   // Without the token the probe answers only its status.
   $("workers").textContent = health.workers_active === undefined
     ? "–" : `${health.workers_active} / ${health.workers_expected} healthy`;
-  $("last-sync").textContent = ago(health.last_sync);
+  $("last-sync").textContent = health.last_sync === undefined ? "–" : ago(health.last_sync);
   $("last-sync").title = text(health.last_sync);
 }
 
@@ -268,6 +268,7 @@ function drawChart(canvas, points, { color, unit, fill, empty }) {
   ctx.strokeRect(left, top, plotW, plotH);
   if (!points.length) {
     ctx.fillStyle = "#444";
+    ctx.font = "13px system-ui, sans-serif";
     ctx.textAlign = "center";
     ctx.fillText(empty, left + plotW / 2, top + plotH / 2);
     return;
@@ -327,13 +328,15 @@ const CHARTS = [
     fill: true, empty: "collecting samples (one every 10 s)", now: (v) => `${num(Math.round(v))} calls/min now` },
 ];
 
-let lastHistory = null;
+let lastHistory = null, lastNote = null;
 
-function renderHistory(history) {
+// `note` replaces each chart's own empty message (say, while the token is missing).
+function renderHistory(history, note) {
   lastHistory = history;
+  lastNote = note;
   for (const chart of CHARTS) {
     const points = history[chart.series] || [];
-    drawChart($(`chart-${chart.id}`), points, chart);
+    drawChart($(`chart-${chart.id}`), points, note ? { ...chart, empty: note } : chart);
     $(`chart-${chart.id}`).dataset.points = String(points.length);
     document.querySelector(`[data-testid="now-${chart.id}"]`).textContent =
       points.length ? chart.now(points[points.length - 1][1]) : "";
@@ -430,6 +433,7 @@ async function refresh() {
   const failed = results.filter((r) => r.status === "rejected");
   const locked = failed.some((r) => r.reason instanceof Unauthorized);
   if (locked) {
+    renderHistory({}, "enter the API token to see the data");
     $("updated").textContent = token()
       ? "the API token was refused: check it"
       : "enter the API token to see the data";
@@ -477,7 +481,8 @@ $("stock-sync").addEventListener("click", async () => {
 $("retry-all").addEventListener("click", () => retry({ all: true }));
 
 // The charts are drawn at the canvas's size in pixels: draw again when it changes.
-window.addEventListener("resize", () => lastHistory && renderHistory(lastHistory));
+window.addEventListener("resize", () => lastHistory && renderHistory(lastHistory, lastNote));
 
+renderHistory({}, "waiting for the first answer");
 refresh();
 setInterval(refresh, REFRESH_MS);

@@ -156,6 +156,9 @@ async def test_dashboard_at_a_glance(api: ApiHarness, browser: webdriver.Chrome,
 
     await asyncio.to_thread(browser.set_window_size, 1400, 1000)
     await asyncio.to_thread(browser.get, str(api.client.make_url("/tds-admin")))
+    # Before the token: empty frames and the request for it (screenshot only).
+    await asyncio.to_thread(_wait_text, browser, "updated", lambda t: "API token" in t)
+    shots = [await asyncio.to_thread(_screenshot, browser, "dashboard-locked")]
     await asyncio.to_thread(browser.execute_script,
                             f"sessionStorage.setItem('tds.apiToken', '{TOKEN}'); location.reload()")
 
@@ -208,7 +211,7 @@ async def test_dashboard_at_a_glance(api: ApiHarness, browser: webdriver.Chrome,
     assert await asyncio.to_thread(browser.execute_script, UNLABELLED_JS) == []
     assert await asyncio.to_thread(browser.execute_script, CONTRAST_JS) == []
 
-    shots = [await asyncio.to_thread(_screenshot, browser, "dashboard")]
+    shots.append(await asyncio.to_thread(_screenshot, browser, "dashboard"))
     await asyncio.to_thread(browser.set_window_size, 900, 1000)
     await asyncio.to_thread(_wait, browser, DRAWN_JS)
     shots.append(await asyncio.to_thread(_screenshot, browser, "dashboard-narrow"))
