@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from simulator.config import WebhookConfig
+from tests.support.waits import until
 from tests.unit.simulator.conftest import Receiver, Sim, SimFactory, small_config
 
 SECRET = "s3cretKey0123456789"
@@ -201,7 +202,8 @@ async def test_timeout_counts_as_failure_and_is_retried(sim: Sim, receiver: Rece
     await _setup(sim, receiver, timeout_s=0.2)
     receiver.delay_s[0] = 0.5
     await _change(sim, "contacts", "created")
-    await asyncio.sleep(0.3)
+    await until(lambda: sim.state.stats.webhooks["retried"] >= 1, 10,
+                what="the slow first attempt timed out")
     receiver.delay_s[0] = 0.0
     body = await _drain(sim)
     assert body["webhooks"]["retried"] >= 1
