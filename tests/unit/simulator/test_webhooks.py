@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -225,7 +224,8 @@ async def test_reorder_holds_a_webhook_back(sim: Sim, receiver: Receiver) -> Non
 async def test_delay_ms_postpones_delivery(sim: Sim, receiver: Receiver) -> None:
     await _setup(sim, receiver, delay_ms=300)
     await _change(sim, "items", "created")
-    await asyncio.sleep(0.1)
+    # Held on a timer, not queued for sending (a state, not a guess of how long it takes).
+    assert len(sim.state.dispatcher._timers) == 1 and sim.state.dispatcher.pending == 1
     assert receiver.requests == []
     await _drain(sim)
     assert len(receiver.requests) == 1
