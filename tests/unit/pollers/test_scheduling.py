@@ -13,6 +13,7 @@ from producers.pollers.runner import Poller
 from producers.pollers.scheduler import Periodic, Scheduler, slot_of
 from producers.pollers.state import MemoryPollState, RunRecord
 from schemas.events import Command, RawEvent, SyncRunEvent, decode_event
+from tests.support.waits import until
 from tests.unit.pollers.fakes import T0, FakeZoho, minutes
 
 ORG = "777"
@@ -22,8 +23,10 @@ class FakeLeadership:
     def __init__(self) -> None:
         self.leader = True
         self.closed = False
+        self.asked = 0  # ticks that asked for leadership: what a test waits on
 
     async def ensure(self) -> bool:
+        self.asked += 1
         return self.leader
 
     async def close(self) -> None:
@@ -92,7 +95,7 @@ async def test_a_follower_fires_nothing_and_run_stops_cleanly() -> None:
         on_stale=lambda runs: asyncio.sleep(0))
     stop = asyncio.Event()
     task = asyncio.create_task(scheduler.run(stop))
-    await asyncio.sleep(0.05)
+    await until(lambda: leadership.asked >= 3, 5, what="three ticks refused leadership")
     stop.set()
     await asyncio.wait_for(task, 2)
     assert fired == [] and leadership.closed

@@ -51,6 +51,7 @@ class StubProducer:
         self.fail_with: KafkaError | None = None  # delivery error for released messages
         self.stuck = False  # True: flush() delivers nothing (the broker is gone)
         self.auto_ack = False  # True: poll() acknowledges everything queued
+        self.polls = 0  # poll() calls that returned: a test waits on these, not on a clock
 
     def produce(self, topic: str, value: str | bytes | None = None,
                 key: str | bytes | None = None, *, on_delivery: DeliveryCallback | None = None,
@@ -75,6 +76,7 @@ class StubProducer:
                 self._ready.wait(timeout)
             served, self.queue = self.queue[:self._released], self.queue[self._released:]
             self._released = 0
+            self.polls += 1
         for item in served:
             self.delivered.append(item)
             if item.on_delivery is not None:
