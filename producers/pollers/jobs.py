@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from producers.pollers.config import PollerConfig
 from producers.pollers.runs import SyncRun
 from producers.pollers.state import PollState
+from producers.zoho.budget import Priority
 from producers.zoho.entities import entity_def
 from producers.zoho.paging import Page
 
@@ -30,6 +31,10 @@ KnownIds = Callable[[str], AsyncIterator[str]]
 
 class ZohoSource(Protocol):
     """The calls the jobs make (the Zoho client; a stub in unit tests)."""
+
+    def for_class(self, priority: Priority) -> ZohoSource:
+        """The same source, its calls in `priority`'s budget class."""
+        ...
 
     def iter_pages(self, entity_type: str, *, modified_since: datetime | None = None,
                    per_page: int = 200, filter_by: str | None = None) -> AsyncIterator[Page]:

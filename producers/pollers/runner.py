@@ -23,6 +23,7 @@ from producers.pollers.publisher import Sink
 from producers.pollers.runs import SyncRun
 from producers.pollers.scheduler import Periodic
 from producers.pollers.state import PollState, RunRecord
+from producers.zoho.budget import Priority
 from producers.zoho.entities import canonical
 from producers.zoho.errors import ZohoError
 from schemas.events import Command
@@ -31,6 +32,13 @@ from tds.metrics import Metrics
 logger = logging.getLogger(__name__)
 
 SOURCES = {"stock": "poll.stock", "incremental": "poll.incremental", "full": "poll.full"}
+
+
+def priority_of(record: RunRecord) -> Priority:
+    """A run's budget class: asked for by a person, scheduled, or a scheduled backfill."""
+    if record.trigger != "schedule":
+        return Priority.MANUAL
+    return Priority.FULL if record.run_type == "full" else Priority.SCHEDULED
 
 
 class Poller:
@@ -97,15 +105,16 @@ class Poller:
         run = SyncRun(record, source=source, sink=self._sink, topics=self.topics,
                       state=self._state, heartbeat_s=config.heartbeat_s,
                       metrics=self._metrics)
+        zoho = self._zoho.for_class(priority_of(record))
         with contextlib.suppress(Exception):  # SyncRun reported the failure
             async with run:
                 if record.run_type == "stock":
                     sweep = record.configuration.get("full", "") in ("1", "true", "yes")
-                    await jobs.stock_sync(run, self._zoho, self._state, config, sweep=sweep)
+                    await jobs.stock_sync(run, zoho, self._state, config, sweep=sweep)
                 elif record.run_type == "incremental":
-                    await jobs.reconcile(run, self._zoho, self._state, config)
+                    await jobs.reconcile(run, zoho, self._state, config)
                 else:
-                    await jobs.full_sync(run, self._zoho, self._state, config,
+                    await jobs.full_sync(run, zoho, self._state, config,
                                          known_ids=self._known_ids, ids=ids)
         return run.record
 

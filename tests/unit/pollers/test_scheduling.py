@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from producers.pollers.commands import decode_command
 from producers.pollers.config import PollerConfig, PollTopics
 from producers.pollers.publisher import MemorySink
-from producers.pollers.runner import Poller
+from producers.pollers.runner import Poller, priority_of
 from producers.pollers.scheduler import Periodic, Scheduler, slot_of
 from producers.pollers.state import MemoryPollState, RunRecord
+from producers.zoho.budget import Priority
 from schemas.events import Command, RawEvent, SyncRunEvent, decode_event
 from tests.unit.pollers.fakes import T0, FakeZoho, minutes
 
@@ -235,3 +236,16 @@ async def test_a_new_scheduler_takes_over_the_runs_of_a_dead_one_at_once() -> No
     assert [r.owner for r in fired] == ["vm:1", "vm:2"]  # the next slot ran at once
     kept = await state.run("m1")
     assert kept is not None and kept.status == "started"
+
+
+def test_each_run_spends_the_budget_in_its_class() -> None:
+    poller = _poller(FakeZoho(), MemoryPollState(), MemorySink())
+    classes = {(r.trigger, r.run_type): priority_of(r) for r in (
+        poller.new_record("full", trigger="command", entity_types=("item",)),
+        poller.new_record("full", trigger="schedule", entity_types=("item",)),
+        poller.new_record("incremental", trigger="schedule", entity_types=("item",)),
+        poller.new_record("stock", trigger="schedule", entity_types=("item",)))}
+    assert classes == {("command", "full"): Priority.MANUAL,
+                       ("schedule", "full"): Priority.FULL,
+                       ("schedule", "incremental"): Priority.SCHEDULED,
+                       ("schedule", "stock"): Priority.SCHEDULED}

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from producers.zoho.budget import MemoryLedger, Priority, Ticket
 from producers.zoho.errors import ZohoDailyLimitExceeded
 from producers.zoho.ratelimit import RateLimiter
 
@@ -30,7 +31,7 @@ class VirtualClock:
 
 async def _send(limiter: RateLimiter, clock: VirtualClock, count: int) -> None:
     for _ in range(count):
-        async with limiter.slot():
+        async with limiter.slot(Priority.MANUAL):
             clock.sends.append(clock.now)
 
 
@@ -120,7 +121,7 @@ async def test_concurrency_is_lowered_then_slowly_raised() -> None:
     gate = asyncio.Event()
 
     async def hold() -> None:
-        async with limiter.slot():
+        async with limiter.slot(Priority.MANUAL):
             in_flight.append(limiter.in_flight)
             await gate.wait()
 
@@ -139,3 +140,24 @@ async def test_concurrency_is_lowered_then_slowly_raised() -> None:
     for _ in range(10):
         limiter.too_concurrent()
     assert limiter.concurrency == 1
+
+
+async def test_the_head_of_the_queue_is_the_most_urgent_class_then_the_oldest() -> None:
+    clock = VirtualClock()
+    ledger = MemoryLedger(time=clock.time, window_s=60.25)
+    first = Ticket(Priority.FULL)
+    assert (await ledger.take(first, per_minute=100, pace_s=0.6)).granted
+    backlog = [Ticket(Priority.FULL) for _ in range(3)]
+    for ticket in backlog:
+        assert not (await ledger.take(ticket, per_minute=100, pace_s=0.6)).granted
+    ping = Ticket(Priority.REALTIME)
+    answer = await ledger.take(ping, per_minute=100, pace_s=0.6)
+    assert answer.head and not answer.granted and answer.wait_s == pytest.approx(0.6)
+    clock.now += 0.6
+    assert not (await ledger.take(backlog[0], per_minute=100, pace_s=0.6)).head
+    assert (await ledger.take(ping, per_minute=100, pace_s=0.6)).granted
+    clock.now += 0.6
+    assert (await ledger.take(backlog[0], per_minute=100, pace_s=0.6)).granted
+    await ledger.leave(backlog[1])
+    clock.now += 0.6
+    assert (await ledger.take(backlog[2], per_minute=100, pace_s=0.6)).granted
