@@ -1,4 +1,4 @@
-"""The `sync_runs` read model, from tds.sync.runs (started / completed / failed).
+"""The `sync_runs` read model, from tds.sync.runs (started / completed / failed / joined).
 
 A run's row follows its highest-ranked event: a terminal status outranks `started`, and
 among equals the later `at` (then the event id) wins, whatever order they arrive in.
@@ -15,7 +15,8 @@ import orjson
 
 from schemas.events import SyncRunEvent
 
-RANK = {"started": 0, "completed": 1, "failed": 1}
+# `joined` outranks all: that run does no work of its own, so nothing else may close it.
+RANK = {"started": 0, "completed": 1, "failed": 1, "joined": 2}
 
 _COLUMNS = (
     "run_id", "org_id", "run_type", "source", "status", "entity_types", "started_at",

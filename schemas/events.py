@@ -31,7 +31,7 @@ RECORD_TYPES = {
 }
 RAW_SOURCES = ("webhook", "poll.stock", "poll.incremental", "poll.full", "poll.manual")
 EVENT_KINDS = ("created", "edited", "deleted", "upsert", "snapshot", "ping", "unknown")
-SYNC_STATUSES = ("started", "completed", "failed")
+SYNC_STATUSES = ("started", "completed", "failed", "joined")
 RUN_TYPES = ("full", "incremental", "stock", "manual")
 COMMAND_KINDS = ("sync", "stock_sync", "deadletter_retry")
 

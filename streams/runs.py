@@ -129,6 +129,8 @@ def apply(state: RunState | None, message: dict[str, Any], *, now_us: int,
             started_at_us=current.started_at_us or int(message.get("at") or now_us),
             last_activity_us=now_us,
         )
+    elif kind == "poller" and message.get("status") == "joined":
+        return replace(current, done=True), None  # another run does its work and counts
     elif kind == "poller":
         status = message.get("status")
         ended = status in ("completed", "failed")

@@ -73,3 +73,12 @@ BEGIN
     END IF;
 END
 $$;
+
+-- A requested run that joined a running one which reads as much ends `joined`; its
+-- configuration names that run (issue 16 §2).
+ALTER TABLE sync_runs DROP CONSTRAINT sync_runs_status_check,
+    ADD CONSTRAINT sync_runs_status_check
+        CHECK (status IN ('started', 'completed', 'failed', 'joined'));
+ALTER TABLE poll_runs DROP CONSTRAINT poll_runs_status_check,
+    ADD CONSTRAINT poll_runs_status_check
+        CHECK (status IN ('started', 'completed', 'failed', 'joined'));
