@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from producers.pollers.commands import decode_command
 from producers.pollers.config import PollerConfig, PollTopics
@@ -37,8 +39,9 @@ def test_slots_align_to_the_epoch() -> None:
     assert slot_of(1200.0, 300.0) == 1200.0
 
 
-async def test_each_slot_fires_once_and_never_overlaps() -> None:
-    state = MemoryPollState()
+def _held(state: MemoryPollState) -> tuple[
+        list[RunRecord], asyncio.Event, Callable[[RunRecord], Coroutine[Any, Any, None]]]:
+    """A `fire` that records each run and holds it until `release` is set."""
     fired: list[RunRecord] = []
     release = asyncio.Event()
 
@@ -46,6 +49,13 @@ async def test_each_slot_fires_once_and_never_overlaps() -> None:
         fired.append(record)
         await release.wait()
         await state.finish(replace(record, status="completed"))
+
+    return fired, release, fire
+
+
+async def test_each_slot_fires_once_and_never_overlaps() -> None:
+    state = MemoryPollState()
+    fired, release, fire = _held(state)
 
     now = [1000.0]
     config = PollerConfig(org_id=ORG, tick_s=0.01, stale_after_s=90)
@@ -253,13 +263,7 @@ def test_each_run_spends_the_budget_in_its_class() -> None:
 
 async def test_a_fresh_start_fires_the_full_sync_alone_then_the_stock_sync() -> None:
     state = MemoryPollState()
-    fired: list[RunRecord] = []
-    release = asyncio.Event()
-
-    async def fire(record: RunRecord) -> None:
-        fired.append(record)
-        await release.wait()
-        await state.finish(replace(record, status="completed"))
+    fired, release, fire = _held(state)
 
     poller = Poller(config=PollerConfig(org_id=ORG), topics=PollTopics(), zoho=FakeZoho(),
                     sink=MemorySink(), state=state)
