@@ -79,6 +79,7 @@ async def stock_sync(run: SyncRun, zoho: ZohoSource, state: PollState, config: P
     await run.start(expected)
     high: datetime | None = None
     async for page in zoho.iter_pages("item", modified_since=since, per_page=config.per_page):
+        run.page_read("stock", page.context)
         ids = page.ids()
         details = await zoho.get_item_details(ids) if ids else []
         await run.publish_records("stock", details, "item_id")
@@ -99,6 +100,7 @@ async def _pull(run: SyncRun, zoho: ZohoSource, state: PollState, config: Poller
     high: datetime | None = None
     async for page in zoho.iter_pages(entity_type, modified_since=since,
                                       per_page=config.per_page):
+        run.page_read(entity_type, page.context)
         await run.publish_records(entity_type, page.records, page.id_field, source=source)
         if seen_ids is not None:
             seen_ids.update(page.ids())

@@ -82,3 +82,7 @@ ALTER TABLE sync_runs DROP CONSTRAINT sync_runs_status_check,
 ALTER TABLE poll_runs DROP CONSTRAINT poll_runs_status_check,
     ADD CONSTRAINT poll_runs_status_check
         CHECK (status IN ('started', 'completed', 'failed', 'joined'));
+
+-- Progress while a run goes (issue 16 §3): per entity type, the records read and
+-- published, the pages and Zoho's total when it gives one (tds.sync.runs v2 `entities`).
+ALTER TABLE sync_runs ADD COLUMN entities jsonb NOT NULL DEFAULT '[]';
