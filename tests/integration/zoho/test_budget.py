@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from producers.zoho.budget import PgLedger, Priority
+from producers.zoho.budget import PgLedger, Priority, Ticket
 from producers.zoho.ratelimit import RateLimiter
 from tests.integration.zoho.simkit import schema_pool
 
@@ -98,3 +98,21 @@ async def test_image_downloads_do_not_starve_a_sync(pool: asyncpg.Pool,
         assert max(images_ahead) <= 1, granted
     else:
         assert images_ahead[0] >= 5, granted  # the first page waits for the queued images
+
+
+async def test_a_dead_processs_ticket_leaves_the_queue(pool: asyncpg.Pool) -> None:
+    org = f"budget-{uuid.uuid4().hex[:12]}"
+    dead = PgLedger(pool.acquire, org_id=org, owner="dead", window_s=60.25, stale_s=0.5)
+    first, orphan = Ticket(Priority.FULL), Ticket(Priority.REALTIME)
+    assert (await dead.take(first, per_minute=PER_MINUTE, pace_s=0.1)).granted
+    assert not (await dead.take(orphan, per_minute=PER_MINUTE, pace_s=0.1)).granted
+    # Its process dies here: the REALTIME ticket heads the queue and is never asked again.
+    alive = PgLedger(pool.acquire, org_id=org, owner="alive", window_s=60.25, stale_s=0.5)
+    waiting, answer = Ticket(Priority.IMAGES), None
+    for _ in range(200):  # bounded: the orphan expires after stale_s
+        answer = await alive.take(waiting, per_minute=PER_MINUTE, pace_s=0.1)
+        if answer.granted:
+            break
+        await asyncio.sleep(max(answer.wait_s, 0.05))
+    assert answer is not None and answer.granted
+    assert await _waiting(pool, org, Priority.REALTIME) == 0
