@@ -21,6 +21,7 @@ from typing import Protocol
 
 import asyncpg
 
+from producers.zoho.errors import ZohoBudgetUnavailable
 from tds import postgres
 
 
@@ -108,6 +109,7 @@ class MemoryLedger:
 
 
 Connect = Callable[[], AbstractAsyncContextManager[asyncpg.Connection]]
+DRIVER_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 def dsn_connect(dsn: str) -> Connect:
@@ -143,12 +145,16 @@ class PgLedger:
     async def take(self, ticket: Ticket, *, per_minute: int, pace_s: float) -> Answer:
         """Grant `ticket` a request if it heads the queue and the budget allows."""
         priority = int(ticket.priority) if self._priorities else 0
-        async with self._connect() as conn:
-            row = await conn.fetchrow(
-                "SELECT ticket, granted, head, wait_s FROM zoho_budget_take("
-                "$1, $2, $3::smallint, $4, $5, $6, $7, $8)",
-                self._org_id, ticket.key, priority, self._owner, per_minute, pace_s,
-                self._window_s, self._stale_s)
+        try:
+            async with self._connect() as conn:
+                row = await conn.fetchrow(
+                    "SELECT ticket, granted, head, wait_s FROM zoho_budget_take("
+                    "$1, $2, $3::smallint, $4, $5, $6, $7, $8)",
+                    self._org_id, ticket.key, priority, self._owner, per_minute, pace_s,
+                    self._window_s, self._stale_s)
+        except DRIVER_ERRORS as exc:
+            raise ZohoBudgetUnavailable(f"the Zoho request budget in PostgreSQL: {exc}") \
+                from exc
         assert row is not None  # the function always returns one row
         ticket.key = row["ticket"]
         return Answer(bool(row["granted"]), min(float(row["wait_s"]), self._stale_s / 3),
@@ -158,9 +164,13 @@ class PgLedger:
         """Withdraw a ticket that will not be used."""
         if ticket.key is None:
             return
-        async with self._connect() as conn:
-            await conn.execute("DELETE FROM zoho_budget WHERE ticket = $1 AND "
-                               "granted_at IS NULL", ticket.key)
+        try:
+            async with self._connect() as conn:
+                await conn.execute("DELETE FROM zoho_budget WHERE ticket = $1 AND "
+                                   "granted_at IS NULL", ticket.key)
+        except DRIVER_ERRORS as exc:
+            raise ZohoBudgetUnavailable(f"the Zoho request budget in PostgreSQL: {exc}") \
+                from exc
 
 
 __all__ = ["Answer", "Ledger", "MemoryLedger", "PgLedger", "Priority", "Ticket", "dsn_connect"]

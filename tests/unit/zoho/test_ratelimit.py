@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
-from producers.zoho.budget import MemoryLedger, Priority, Ticket
-from producers.zoho.errors import ZohoDailyLimitExceeded
+from producers.zoho.budget import MemoryLedger, PgLedger, Priority, Ticket
+from producers.zoho.errors import ZohoBudgetUnavailable, ZohoDailyLimitExceeded
 from producers.zoho.ratelimit import RateLimiter
 
 T0 = 1_763_000_000.0  # 2025-11-13T02:13:20Z
@@ -161,3 +164,15 @@ async def test_the_head_of_the_queue_is_the_most_urgent_class_then_the_oldest() 
     await ledger.leave(backlog[1])
     clock.now += 0.6
     assert (await ledger.take(backlog[2], per_minute=100, pace_s=0.6)).granted
+
+
+async def test_a_database_failure_is_a_retriable_zoho_error() -> None:
+    @asynccontextmanager
+    async def unreachable() -> AsyncIterator[Any]:
+        raise ConnectionRefusedError("connection refused")
+        yield  # pragma: no cover  # a generator, never reached
+
+    ledger = PgLedger(unreachable, org_id="1", owner="me", window_s=60.25)
+    with pytest.raises(ZohoBudgetUnavailable) as info:
+        await ledger.take(Ticket(Priority.REALTIME), per_minute=100, pace_s=0.6)
+    assert info.value.retriable
