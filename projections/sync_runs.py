@@ -25,6 +25,9 @@ _COLUMNS = (
     "finished_at", "expected", "sent", "seen", "changed", "unchanged", "failed", "deleted",
     "error", "configuration", "status_rank", "event_at", "event_id", "entities",
 )
+# Counts that only grow while a run goes: the poller reports what it read and sent, the
+# workers what was processed and changed; the row keeps the highest of each until the end.
+_COUNTS = ("sent", "seen", "changed", "unchanged", "failed", "deleted")
 _CASTS = {"configuration": "::jsonb", "status_rank": "::smallint", "entities": "::jsonb"}
 _NEWER = ("(EXCLUDED.status_rank, EXCLUDED.event_at, EXCLUDED.event_id) > "
           "(r.status_rank, r.event_at, r.event_id)")
@@ -39,6 +42,14 @@ def _sql() -> str:
         elif column == "entities":  # the workers' closing event carries none: keep the poller's
             sets.append(f"entities = CASE WHEN {_NEWER} AND EXCLUDED.entities <> '[]'::jsonb "
                         "THEN EXCLUDED.entities ELSE r.entities END")
+        elif column in _COUNTS:  # while running, poller and workers each report some counts
+            sets.append(f"{column} = CASE WHEN r.status_rank = 0 AND EXCLUDED.status_rank = 0 "
+                        f"THEN GREATEST(r.{column}, EXCLUDED.{column}) WHEN {_NEWER} "
+                        f"THEN EXCLUDED.{column} ELSE r.{column} END")
+        elif column == "configuration":  # the poller's, plus what the workers add
+            sets.append(f"configuration = CASE WHEN {_NEWER} THEN r.configuration || "
+                        "EXCLUDED.configuration ELSE EXCLUDED.configuration || r.configuration "
+                        "END")
         else:
             sets.append(f"{column} = CASE WHEN {_NEWER} THEN EXCLUDED.{column} ELSE r.{column} END")
     return (f"INSERT INTO sync_runs AS r ({', '.join(_COLUMNS)}) VALUES ({values}) "

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from confluent_kafka import Consumer
 from openapi_spec_validator import validate
 
@@ -238,11 +239,18 @@ async def test_a_running_run_shows_its_progress_and_keeps_it_when_closed(
     entities = [SyncRunEntity("item", seen=400, sent=400, pages=2, total=1000),
                 SyncRunEntity("contact", seen=200, sent=199, failed=1, pages=1, total=200)]
     progress = replace(_run("r-live", "started", 0, seen=600), started_at=now - timedelta(
-        seconds=60), at=now, entity_types=["item", "contact"], entities=entities)
+        seconds=60), at=now, entity_types=["item", "contact"], entities=entities,
+        configuration={"mode": "full"})
+    # The workers' report of the same moment: fewer processed, and what they changed.
+    processed = replace(progress, event_id="w", seen=450, changed=300, entities=[],
+                        at=now + timedelta(milliseconds=5),
+                        configuration={"counted_by": "streams"})
     async with api.pool.acquire() as conn:
         await sync_runs.apply(conn, [progress])
+        await sync_runs.apply(conn, [processed])
     run = await (await api.client.get("/api/tds/sync-runs/r-live", headers=AUTH)).json()
-    assert run["seen"] == 600 and run["status"] == "started"
+    assert run["seen"] == 600 and run["changed"] == 300 and run["status"] == "started"
+    assert orjson.loads(run["configuration"]) == {"mode": "full", "counted_by": "streams"}
     assert run["progress"]["pages"] == 3 and run["progress"]["total"] == 1200
     assert run["progress"]["entities"][1] == {"entity_type": "contact", "seen": 200,
                                               "sent": 199, "failed": 1, "pages": 1,
