@@ -133,7 +133,8 @@ def _progress(run: dict[str, Any], started: float) -> str:
     eta = progress.get("eta_s")
     left = f" ~{eta:,.0f}s left" if isinstance(eta, int | float) else ""
     return (f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{f'{total:,}' if total else '?'}"
-            f" records, {int(progress.get('pages') or 0)} pages, {rate:,.0f}/s{left}  "
+            f" records, {int(progress.get('pages') or 0)} pages, "
+            f"{int(run.get('changed') or 0):,} changed, {rate:,.0f}/s{left}  "
             f"{run.get('status', 'queued'):9}")
 
 
