@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.events import SYNC_STATUSES
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _OBJ: dict[str, Any] = {"type": "object"}
 
@@ -88,8 +90,8 @@ def document() -> dict[str, Any]:
                                                 "pattern": _NO_NUL},
                                       "the `next` cursor of the previous page (keyset "
                                       "paging; not with offset)"),
-                               _query("status", {"type": "string", "enum": [
-                                   "started", "completed", "failed"]}, "run status"),
+                               _query("status", {"type": "string",
+                                                 "enum": list(SYNC_STATUSES)}, "run status"),
                                _query("run_type", {"type": "string", "enum": [
                                    "full", "incremental", "stock", "manual"]}, "run type"),
                                _query("entity_type", _ENTITY, "entity type")],

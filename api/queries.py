@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import orjson
 
+from api.progress import run_progress
 from projections.catalog import ENTITY_TABLES
 
 _EXACT_BELOW = 200_000
 
 RUN_COLUMNS = """run_id, org_id, run_type, source, status, entity_types, started_at, finished_at,
     expected, sent, seen, changed, unchanged, failed, deleted, error, configuration,
-    event_at"""
+    event_at, entities"""
 DEAD_COLUMNS = """id, added_at, status, status_changed_at, retry_count, org_id, entity_type,
     entity_id, original_topic, original_partition, original_offset, consumer_group, stage,
     attempt, first_failure_at, error_class, error_message, reason, ce_type, message_key"""
@@ -23,6 +25,7 @@ def _run(row: asyncpg.Record) -> dict[str, Any]:
     run = dict(row)
     started, finished = run["started_at"], run["finished_at"]
     run["duration_s"] = (finished - started).total_seconds() if started and finished else None
+    run["progress"] = run_progress(run, orjson.loads(run.pop("entities")), datetime.now(UTC))
     return run
 
 

@@ -45,6 +45,9 @@ BENCHES = (
     Bench("streams", "bench.streams", (), ("--events", "50000"), "streams-*.json", 1800),
     Bench("e2e", "bench.e2e", (), ("--duration-s", "10", "--backfill", "20000"), "e2e.json",
           1800),
+    Bench("demo_sync", "bench.demo_sync", (), ("--items", "1000", "--contacts", "200",
+                                               "--salesorders", "400", "--invoices", "400"),
+          "demo_sync.json", 1200),
     # `make chaos`'s run (its own Kafka and PostgreSQL): the promises under faults.
     Bench("chaos", "tests.chaos.scenario", ("--seconds", "300"), ("--seconds", "60"),
           "chaos.json", 1800),

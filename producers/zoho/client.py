@@ -6,8 +6,11 @@ every coroutine using it. Paging lives in `producers.zoho.paging`.
 
 from __future__ import annotations
 
+import copy
 import logging
+import os
 import random
+import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +23,7 @@ import asyncpg
 from multidict import CIMultiDict
 
 from producers.zoho import dc
+from producers.zoho.budget import Ledger, PgLedger, Priority, dsn_connect
 from producers.zoho.entities import EntityDef, entity_def
 from producers.zoho.errors import (
     ZohoAuthError,
@@ -34,7 +38,7 @@ from producers.zoho.errors import (
     ZohoTokenThrottled,
 )
 from producers.zoho.paging import Page, iter_pages, list_page
-from producers.zoho.ratelimit import Clock, RateLimiter, RealClock
+from producers.zoho.ratelimit import SAFETY_S, WINDOW_S, Clock, RateLimiter, RealClock
 from producers.zoho.responses import Answer, classify, parse_envelope
 from producers.zoho.timefmt import record_modified
 from producers.zoho.tokens import (
@@ -70,6 +74,8 @@ class ClientOptions:
     token_margin_s: float = 300.0  # refresh this long before expiry (tokens live an hour)
     token_block_s: float = 600.0  # longest wait between probes of a token throttle
     token_probe_s: float = 60.0  # first wait after a throttle; doubles per refusal
+    # Serve the budget by class (False: first come, first served; for comparisons).
+    priorities: bool = True
 
 
 class ZohoClient:
@@ -86,6 +92,8 @@ class ZohoClient:
         options: ClientOptions | None = None,
         clock: Clock | None = None,
         limiter: RateLimiter | None = None,
+        ledger: Ledger | None = None,
+        priority: Priority = Priority.REALTIME,
     ) -> None:
         self._settings = settings
         self._metrics = metrics
@@ -96,6 +104,8 @@ class ZohoClient:
         self.options = options or ClientOptions()
         self._clock = clock or RealClock()
         self._limiter = limiter
+        self._ledger = ledger
+        self.priority = priority  # the budget class of calls that name none
         self._tokens: TokenProvider | None = None
         self._org: str | None = None
         self._rng = random.Random()
@@ -130,8 +140,28 @@ class ZohoClient:
             self._limiter = RateLimiter(per_minute=opts.per_minute,
                                         concurrency=opts.concurrency, daily=opts.daily,
                                         smooth=opts.smooth, clock=self._clock,
-                                        metrics=self._metrics)
+                                        metrics=self._metrics,
+                                        ledger=self._ledger or self._shared_ledger(settings))
         return self._tokens
+
+    def _shared_ledger(self, settings: Settings) -> Ledger | None:
+        """The org's budget queue in PostgreSQL, so every process shares one budget."""
+        connect = self._pool.acquire if self._pool is not None else (
+            dsn_connect(settings.database_url) if settings.database_url else None)
+        if connect is None:
+            return None  # this process alone: the limiter's in-memory queue
+        assert self._org is not None
+        return PgLedger(connect, org_id=self._org, owner=f"{socket.gethostname()}:{os.getpid()}",
+                        window_s=WINDOW_S + SAFETY_S, priorities=self.options.priorities)
+
+    def for_class(self, priority: Priority) -> ZohoClient:
+        """This client (same session, token and budget) with calls in `priority`'s class;
+        the view never closes the session (its parent does)."""
+        self._ready()
+        view = copy.copy(self)
+        view.priority = priority
+        view._owns_session = False
+        return view
 
     @property
     def organization_id(self) -> str:
@@ -183,9 +213,13 @@ class ZohoClient:
         *,
         endpoint: str | None = None,
         binary: bool = False,
+        priority: Priority | None = None,
     ) -> Answer:
-        """GET `path` of `product` with retries; raise a ZohoError unless Zoho says success."""
+        """GET `path` of `product` with retries; raise a ZohoError unless Zoho says success.
+
+        `priority` is the call's budget class (default: the client's `priority`)."""
         tokens = self._ready()
+        klass = self.priority if priority is None else priority
         limiter = self.limiter
         name = endpoint or path.strip("/")
         query = {"organization_id": self.organization_id, **(params or {})}
@@ -198,7 +232,7 @@ class ZohoClient:
                 try:
                     token = await tokens.get(self._post_form(session), reject=rejected)
                     answer = await self._send(session, token, product, path, query, name,
-                                              binary)
+                                              binary, klass)
                 except (ZohoTokenThrottled, ZohoDailyLimitExceeded):
                     raise  # waiting minutes or hours inside one call helps nobody
                 except ZohoError as exc:
@@ -246,13 +280,14 @@ class ZohoClient:
         query: Mapping[str, str],
         name: str,
         binary: bool,
+        priority: Priority,
     ) -> Answer:
         # Encode the query ourselves: `+` in Zoho timestamps must travel as %2B.
         url = f"{dc.product_url(token.api_domain, product, path)}?" + urlencode(
             query, quote_via=quote)
         headers = {"Authorization": f"Zoho-oauthtoken {token.access_token}"}
         timeout = aiohttp.ClientTimeout(total=self.options.timeout_s)
-        async with self.limiter.slot():
+        async with self.limiter.slot(priority):
             try:
                 async with session.get(url, headers=headers, timeout=timeout) as resp:
                     body = await resp.read()
@@ -264,7 +299,7 @@ class ZohoClient:
                 raise ZohoTimeout(f"{name}: {type(exc).__name__}: {exc}", endpoint=name) from exc
         self._count(name, str(status))
         if status == 429:
-            self._rate_limited(body)
+            self._rate_limited(body, priority)
         else:
             self.limiter.observe(answer_headers)
         envelope = None if binary and content_type.startswith("image/") else \
@@ -294,12 +329,13 @@ class ZohoClient:
         if self._metrics is not None:
             self._metrics.zoho_api_calls.labels(endpoint=endpoint, status=status).inc()
 
-    def _rate_limited(self, body: bytes) -> None:
+    def _rate_limited(self, body: bytes, priority: Priority) -> None:
         if self._metrics is None:
             return
         envelope = parse_envelope(body)
-        code = envelope.get("code") if envelope else None
-        self._metrics.zoho_rate_limited.labels(code=str(code)).inc()
+        code = str(envelope.get("code") if envelope else None)
+        self._metrics.zoho_rate_limited.labels(code=code).inc()
+        self._metrics.zoho_budget_rate_limited.labels(priority=priority.label, code=code).inc()
 
     def _learn_offset(self, records: Sequence[dict[str, Any]]) -> None:
         for record in records[:1]:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from confluent_kafka import Consumer, TopicPartition
 from openapi_spec_validator import validate
 
 from api.openapi import document
 from projections import dead_letters, sync_runs
 from schemas.cloudevents import ce_headers, header_map
-from schemas.events import Command, SyncRunEvent, decode_event
+from schemas.events import Command, SyncRunEntity, SyncRunEvent, decode_event
 from schemas.topics import entity_key
 from tds.kafka import consumer_config
 from tds.retry import Origin, RetryPolicy, route_failure
@@ -242,3 +244,34 @@ async def test_status_queue_openapi_metrics_dashboard(api: ApiHarness) -> None:
     history = await (await api.client.get("/api/tds/history", headers=AUTH)).json()
     assert history["sync_time_s"] == [[datetime(2025, 11, 13, 7, 2, tzinfo=UTC).timestamp(),
                                        120.0]]
+
+
+async def test_a_running_run_shows_its_progress_and_keeps_it_when_closed(
+        api: ApiHarness) -> None:
+    now = datetime.now(UTC)
+    entities = [SyncRunEntity("item", seen=400, sent=400, pages=2, total=1000),
+                SyncRunEntity("contact", seen=200, sent=199, failed=1, pages=1, total=200)]
+    progress = replace(_run("r-live", "started", 0, seen=600), started_at=now - timedelta(
+        seconds=60), at=now, entity_types=["item", "contact"], entities=entities,
+        configuration={"mode": "full"})
+    # The workers' report of the same moment: fewer processed, and what they changed.
+    processed = replace(progress, event_id="w", seen=450, changed=300, entities=[],
+                        at=now + timedelta(milliseconds=5),
+                        configuration={"counted_by": "streams"})
+    async with api.pool.acquire() as conn:
+        await sync_runs.apply(conn, [progress])
+        await sync_runs.apply(conn, [processed])
+    run = await (await api.client.get("/api/tds/sync-runs/r-live", headers=AUTH)).json()
+    assert run["seen"] == 600 and run["changed"] == 300 and run["status"] == "started"
+    assert orjson.loads(run["configuration"]) == {"mode": "full", "counted_by": "streams"}
+    assert run["progress"]["pages"] == 3 and run["progress"]["total"] == 1200
+    assert run["progress"]["entities"][1] == {"entity_type": "contact", "seen": 200,
+                                              "sent": 199, "failed": 1, "pages": 1,
+                                              "total": 200}
+    assert run["progress"]["eta_s"] > 0  # its value: tests/unit/api/test_progress.py
+    closed = replace(_run("r-live", "completed", 5, seen=1200), at=now + timedelta(seconds=1))
+    async with api.pool.acquire() as conn:  # the workers' closing event carries no entities
+        await sync_runs.apply(conn, [closed])
+    done = await (await api.client.get("/api/tds/sync-runs/r-live", headers=AUTH)).json()
+    assert done["status"] == "completed" and done["progress"]["pages"] == 3
+    assert done["progress"]["eta_s"] is None

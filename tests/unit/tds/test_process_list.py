@@ -71,7 +71,7 @@ def test_the_demo_gives_the_simulator_its_secret_off_the_command_line(
     args = argparse.Namespace(sim_port=1, items=1, contacts=1, salesorders=1, invoices=1,
                               change_rate=0.0, org_id=None, port=8000, webhook_port=8001)
     env: dict[str, str] = {}
-    demo._start_simulator(args, env)
+    demo._start_simulator(args, env, subprocess.DEVNULL)  # type: ignore[arg-type]  # FakePopen ignores it
     (argv, sim_env), = started
     secret = env["ZOHO_WEBHOOK_SECRET"]
     assert sim_env["ZOHO_WEBHOOK_SECRET"] == secret
