@@ -66,12 +66,8 @@ async def retry(request: web.Request) -> web.Response:
 async def _retry(ctx: ApiContext, wanted: list[str] | None) -> web.Response:
     retried: list[str] = []
     async with ctx.db().acquire() as conn:
-        chosen = await queries.pending_dead_letter_ids(conn, wanted, MAX_RETRY)
-        rows = [row for row in [await conn.fetchrow(
-            "SELECT dlq_topic, dlq_partition, dlq_offset, message_key, message_value, "
-            "headers FROM dead_letters WHERE id = $1", dead_id) for dead_id in chosen]
-            if row is not None]
-        letters = {dead_id: _letter(row) for dead_id, row in zip(chosen, rows, strict=True)}
+        letters = {row["id"]: _letter(row)
+                   for row in await queries.pending_dead_letters(conn, wanted, MAX_RETRY)}
         partitions = await _partitions(ctx, letters.values())
         for dead_id, (letter, dlq_topic) in letters.items():
             origin = letter.state.origin

@@ -157,13 +157,15 @@ async def list_dead_letters(
     return total, [_dead(r) for r in rows]
 
 
-async def pending_dead_letter_ids(conn: asyncpg.Connection, ids: list[str] | None,
-                                  limit: int) -> list[str]:
-    """Ids of pending dead letters among `ids` (all pending when None), oldest first."""
-    rows = await conn.fetch(
-        "SELECT id FROM dead_letters WHERE status = 'pending' "
-        "AND ($1::text[] IS NULL OR id = ANY($1)) ORDER BY added_at, id LIMIT $2", ids, limit)
-    return [r["id"] for r in rows]
+async def pending_dead_letters(conn: asyncpg.Connection, ids: list[str] | None,
+                               limit: int) -> list[asyncpg.Record]:
+    """Pending dead letters among `ids` (all pending when None), oldest first, with what
+    a retry sends back."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT id, dlq_topic, dlq_partition, dlq_offset, message_key, message_value, headers "
+        "FROM dead_letters WHERE status = 'pending' AND ($1::text[] IS NULL OR id = ANY($1)) "
+        "ORDER BY added_at, id LIMIT $2", ids, limit)
+    return rows
 
 
 async def last_sync(conn: asyncpg.Connection) -> datetime | None:

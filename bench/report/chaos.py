@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.chaos.scenario import failures, totals
+from tests.chaos.report import failures, totals
 from tests.support.truth import PROBLEMS
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos.scenario import ChaosConfig, Scenario, failures, markdown, private_services
+from tests.chaos.report import failures, markdown
+from tests.chaos.scenario import ChaosConfig, Scenario, private_services
 
 # Part of `make test`; `pytest -m "not chaos"` leaves it out of a quick local run.
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.chaos]
