@@ -138,7 +138,7 @@ def _progress(run: dict[str, Any], started: float) -> str:
             f"{run.get('status', 'queued'):9}")
 
 
-def _joined(run: dict[str, Any]) -> str | None:
+def joined_run(run: dict[str, Any]) -> str | None:
     """The run a joined run hands its work to."""
     configuration = run.get("configuration") or {}
     if isinstance(configuration, str):  # jsonb as the API renders it
@@ -157,7 +157,7 @@ def _initial_sync(web: str, token: str, timeout_s: float) -> tuple[dict[str, Any
             run = _http("GET", f"{web}/api/tds/sync-runs/{run_id}", token)
         except (URLError, OSError):
             run = {"status": "queued"}
-        joined = _joined(run)
+        joined = joined_run(run)
         if joined is not None:
             # The scheduler's run reads the same: follow it instead of running twice.
             sys.stderr.write(f"\rrun {run_id} joined run {joined}, which syncs the same\n")

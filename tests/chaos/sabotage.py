@@ -147,6 +147,7 @@ async def _delete_a_child_row(conn: asyncpg.Connection, org: str) -> str:
             own = ("" if model is not STOCK else " AND EXISTS (SELECT 1 FROM item_stock s JOIN "
                    "items i USING (org_id, item_id) WHERE s.org_id = c.org_id AND s.item_id = "
                    "c.item_id AND s.version_modified_at = i.version_modified_at AND "
+                   "s.from_entity = 'item' AND "
                    "(i.raw ? 'locations' OR i.raw ? 'warehouses'))")
             parent = await conn.fetchval(
                 f"SELECT max({q(model.id_column)}) FROM {q(child.table)} c "

@@ -82,6 +82,7 @@ from tests.support.pipeline import (
     TOKEN,
     WEBHOOK_SECRET,
     System,
+    full_sync,
     http,
     is_stale,
     running_system,
@@ -327,24 +328,7 @@ class Scenario:
         return self.report()
 
     def _full_sync(self, timeout_s: float) -> dict[str, Any]:
-        web = self.system.web_url
-        deadline = time.monotonic() + timeout_s
-        run = ""
-        while not run and time.monotonic() < deadline:
-            try:
-                run = http("POST", f"{web}/api/tds/sync", {"source": "zoho"}, TOKEN)["run_id"]
-            except (URLError, OSError, ValueError, KeyError):
-                time.sleep(1)
-        status: dict[str, Any] = {}
-        while run and time.monotonic() < deadline:
-            try:
-                status = http("GET", f"{web}/api/tds/sync-runs/{run}", token=TOKEN)
-            except (URLError, OSError, ValueError):
-                status = {}
-            if status.get("status") in ("completed", "failed"):
-                break
-            time.sleep(1)
-        return status
+        return full_sync(self.system.web_url, timeout_s)
 
     def _initial_sync(self) -> None:
         began = time.monotonic()

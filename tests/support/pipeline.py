@@ -22,6 +22,7 @@ from urllib.request import Request, urlopen
 
 import orjson
 
+from tds.commands.demo import joined_run
 from tds.provision.common import Services
 
 TOKEN = "e2e-token-0123456789"
@@ -43,6 +44,29 @@ def http(method: str, url: str, body: Any = None, token: str | None = None,
         request.add_header("Authorization", f"Bearer {token}")
     with urlopen(request, timeout=timeout_s) as response:  # noqa: S310  # loopback only
         return orjson.loads(response.read())
+
+
+def full_sync(web: str, timeout_s: float) -> dict[str, Any]:
+    """Request a full sync and wait (bounded) until it, or the run it joined (one already
+    covering it), completed or failed; the last answer about it."""
+    deadline = time.monotonic() + timeout_s
+    run = ""
+    while not run and time.monotonic() < deadline:
+        try:
+            run = http("POST", f"{web}/api/tds/sync", {"source": "zoho"}, TOKEN)["run_id"]
+        except (URLError, OSError, ValueError, KeyError):
+            time.sleep(1)
+    status: dict[str, Any] = {}
+    while run and time.monotonic() < deadline:
+        try:
+            status = http("GET", f"{web}/api/tds/sync-runs/{run}", token=TOKEN)
+        except (URLError, OSError, ValueError):
+            status = {}
+        run = joined_run(status) or run
+        if status.get("status") in ("completed", "failed"):
+            break
+        time.sleep(1)
+    return status
 
 
 def wait_http(url: str, timeout_s: float, token: str | None = None) -> Any:

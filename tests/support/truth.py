@@ -184,8 +184,9 @@ async def _compare_stock(conn: asyncpg.Connection, row: Mapping[str, Any],
     if stored is None:
         stock.add("lost", f"stock of {name}", row["item_id"])
         return
-    if stored["version_modified_at"] != row["version_modified_at"]:
-        return  # a stock sync's snapshot of another moment: not this record's to judge
+    if stored["from_entity"] != "item" or \
+            stored["version_modified_at"] != row["version_modified_at"]:
+        return  # a stock sync's snapshot (it may share the item's time): not this record's
     wrong = await _mismatches(conn, STOCK, stored, event)
     if wrong:
         stock.add("wrong_value", f"stock of {name}: {wrong[:5]} differ from its record")

@@ -19,6 +19,6 @@ def test_the_bar_shows_records_pages_changes_and_time_left() -> None:
 
 
 def test_a_joined_run_names_the_run_to_follow() -> None:
-    assert demo._joined({"status": "joined", "configuration": '{"joined": "r-9"}'}) == "r-9"
-    assert demo._joined({"status": "started", "configuration": {"joined": "r-9"}}) is None
-    assert demo._joined({"status": "completed"}) is None
+    assert demo.joined_run({"status": "joined", "configuration": '{"joined": "r-9"}'}) == "r-9"
+    assert demo.joined_run({"status": "started", "configuration": {"joined": "r-9"}}) is None
+    assert demo.joined_run({"status": "completed"}) is None
