@@ -84,6 +84,7 @@ class SyncRun:
         self.started_at = self._clock()
         self._t0 = time.monotonic()
         await self._emit("started")
+        self._reported = self._progress()  # progress repeats `started` only once it moves
         self._beat = asyncio.create_task(self._heartbeat(), name=f"heartbeat-{self.run_id}")
         logger.info("sync run %s (%s, %s) started: %s", self.run_id, self.record.run_type,
                     self.record.trigger, ",".join(self.record.entity_types))
@@ -141,10 +142,13 @@ class SyncRun:
 
     async def _report_progress(self) -> None:
         """Repeat `started` with the counts so far, when they moved."""
-        now = (self.seen, self.sent, self.failed, *(e.pages for e in self._entities.values()))
+        now = self._progress()
         if now != self._reported:
             self._reported = now
             await self._emit("started")
+
+    def _progress(self) -> tuple[int, ...]:
+        return (self.seen, self.sent, self.failed, *(e.pages for e in self._entities.values()))
 
     @property
     def entities(self) -> list[SyncRunEntity]:

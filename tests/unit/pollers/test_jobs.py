@@ -228,3 +228,12 @@ async def test_a_run_reports_its_progress_while_it_goes() -> None:
     assert statuses[0] == ("started", 0, [])
     assert statuses[1] == ("started", 2, [("contact", 1, 5)])  # before the run ended
     assert statuses[-1] == ("completed", 5, [("contact", 3, 5)])
+
+
+async def test_a_run_that_has_not_moved_repeats_no_started() -> None:
+    sink, state = MemorySink(), MemoryPollState()
+    run = _run("full", ("contact",), sink, state, "poll.full", progress_s=0.001)
+    async with run:
+        await run.start(None)
+        await asyncio.sleep(0.05)  # dozens of progress ticks, nothing read
+    assert [e.status for e in _runs(sink)] == ["started", "completed"]
