@@ -17,6 +17,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from schemas.events import EntitySynced, RawEvent
+from tds.kafka import client_config
 from tests.integration.streams.support import (
     Reader,
     Topics,
@@ -58,7 +59,7 @@ def _all_final(reader: Reader, topic: str, keys: int) -> Callable[[list[Message]
 
 def _records_in(bootstrap: str, topic: str) -> int:
     """Offsets used in `topic` (data and transaction markers)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"wm-{uuid.uuid4().hex}"})
+    consumer = Consumer(client_config(bootstrap, **{"group.id": f"wm-{uuid.uuid4().hex}"}))
     metadata = consumer.list_topics(topic, timeout=10).topics[topic]
     total = 0
     for p in metadata.partitions:
@@ -144,7 +145,7 @@ def test_three_workers_share_the_partitions_and_survive_one_killed(
         workers = [Worker(kafka_bootstrap, topics, app_id, tmp_path,
                           guarantee=_guarantee(engine), engine=engine) for _ in range(3)]
         reader = Reader(kafka_bootstrap, f"reader-{uuid.uuid4().hex[:8]}", [topics.synced])
-        admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+        admin = AdminClient(client_config(kafka_bootstrap))
         with running(*workers):
             deadline = time.monotonic() + 60
             owned: list[int] = []
