@@ -98,11 +98,10 @@ class KafkaSecurity:
         return found
 
     def librdkafka(self) -> dict[str, str]:
-        """confluent-kafka properties: the extra ones, then the named settings."""
-        config = dict(self.extra)
+        """confluent-kafka properties of the named settings (`extra` is the caller's)."""
         if self.protocol == "PLAINTEXT":
-            return config
-        config["security.protocol"] = self.protocol
+            return {}
+        config = {"security.protocol": self.protocol}
         if self.tls:
             config["ssl.endpoint.identification.algorithm"] = (
                 "https" if self.check_hostname else "none")

@@ -249,6 +249,9 @@ VARIABLES: tuple[Variable, ...] = (
              "A properties file (key=value) of further librdkafka settings for every "
              "confluent-kafka client, e.g. `ssl.crl.location`; the faust engine's clients "
              "take only the named KAFKA_* settings"),
+    Variable("TDS_KAFKA_SASL_SSL", "provision_kafka_sasl_ssl", _bool, "false",
+             "`make up` only: give the broker it starts a SASL_SSL listener too (throwaway CA, "
+             "SCRAM and PLAIN user), written to .tds/kafka-sasl.env"),
     Variable("DATABASE_URL", "database_url", _dsn, "",
              "PostgreSQL DSN for read models, cursors and the shared token cache; "
              "`?sslmode=verify-full&sslrootcert=/path/ca.crt` for TLS with hostname checks"),
@@ -360,6 +363,7 @@ class Settings:
     kafka_sasl_username: str | None
     kafka_sasl_password: Secret
     kafka_config: tuple[tuple[str, str], ...]
+    provision_kafka_sasl_ssl: bool
     database_url: str | None
     api_token: Secret
     api_open_reads: bool
@@ -464,6 +468,17 @@ class Settings:
             for f in fields(self)
             if isinstance(getattr(self, f.name), Secret) and getattr(self, f.name)
         ]
+
+
+def read_one(name: str, env: Mapping[str, str] | None = None) -> Any:
+    """One variable's value, for tools that need no full Settings (provisioning)."""
+    source = os.environ if env is None else env
+    var = next(v for v in VARIABLES if v.env == name)
+    raw = source.get(name, var.default)
+    try:
+        return var.parse(raw)
+    except ValueError as exc:
+        raise SettingsError([f"{name}={raw!r} {exc}"]) from None
 
 
 def load_env_file(
