@@ -1,0 +1,153 @@
+"""Kafka over SASL_SSL for real: a private broker with a SASL_SSL listener (throwaway CA,
+SCRAM and PLAIN users), the whole system through it, and start-up refusals that name the
+setting for a wrong password or an untrusted certificate.
+
+The broker is this module's own (as `tests/chaos` does): the shared one stays plaintext.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.error import URLError
+
+import pytest
+
+from tds.provision.common import Services
+from tds.provision.kafka import install_tools, kafka_home, start_node, stop_kafka
+from tds.provision.kafka_tls import SecureListener, make_ca
+from tests.support.pipeline import TOKEN, differences, http, running_system
+
+
+@contextmanager
+def _cache_at(root: Path) -> Iterator[None]:
+    """Point the provisioning folders at `root` (Kafka's jars linked from the shared cache)."""
+    shared_lib = kafka_home() / "lib"
+    saved = os.environ.get("TDS_CACHE_DIR")
+    os.environ["TDS_CACHE_DIR"] = str(root)
+    try:
+        home = kafka_home()
+        home.mkdir(parents=True, exist_ok=True)
+        if shared_lib.is_dir() and not (home / "lib").exists():
+            (home / "lib").symlink_to(shared_lib, target_is_directory=True)
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("TDS_CACHE_DIR", None)
+        else:
+            os.environ["TDS_CACHE_DIR"] = saved
+
+
+@pytest.fixture(scope="module")
+def secure_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureListener]:
+    """A private broker with a SASL_SSL listener, stopped after the module."""
+    root = tmp_path_factory.mktemp("kafka-sasl")
+    with _cache_at(root):
+        node = start_node(secure=True)
+        install_tools()  # Kafka's console scripts beside it
+    try:
+        assert node.secure is not None
+        yield node.secure
+    finally:
+        with _cache_at(root):
+            stop_kafka()
+
+
+def tds(env: dict[str, str], *args: str, timeout_s: float = 90) -> subprocess.CompletedProcess[str]:
+    """Run a `tds` command with `env` over the process's own (bounded)."""
+    return subprocess.run([sys.executable, "-m", "tds.cli", *args], env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=timeout_s, check=False)
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])
+def test_each_mechanism_logs_in(secure_kafka: SecureListener, mechanism: str) -> None:
+    env = {**secure_kafka.client_env(), "KAFKA_SASL_MECHANISM": mechanism}
+    result = tds(env, "topics", "create")
+    assert result.returncode == 0, result.stderr
+    check = tds(env, "topics", "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.parametrize("command", [("worker",), ("project",), ("relay",), ("tail", "x")])
+def test_a_wrong_password_stops_the_process_naming_the_setting(
+        secure_kafka: SecureListener, command: tuple[str, ...]) -> None:
+    env = {**secure_kafka.client_env(), "KAFKA_SASL_PASSWORD_FILE": "",
+           "KAFKA_SASL_PASSWORD": "not-the-password"}
+    result = tds(env, *command)
+    assert result.returncode == 1
+    assert "Kafka refused the SASL login: check KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD" \
+        in result.stderr
+    assert "not-the-password" not in result.stderr
+
+
+def test_an_untrusted_certificate_stops_the_process_naming_the_setting(
+        secure_kafka: SecureListener, tmp_path: Path) -> None:
+    other_ca = make_ca(tmp_path, "other")
+    env = {**secure_kafka.client_env(), "KAFKA_SSL_CA_FILE": str(other_ca)}
+    result = tds(env, "worker")
+    assert result.returncode == 1
+    assert "the TLS handshake with Kafka failed: check that KAFKA_SSL_CA_FILE signed the " \
+           "broker's certificate" in result.stderr
+    assert "certificate verify failed" in result.stderr
+
+
+def test_the_console_tools_use_the_written_properties(secure_kafka: SecureListener,
+                                                      tmp_path: Path) -> None:
+    properties = tmp_path / "client.properties"
+    written = tds(secure_kafka.client_env(), "kafka-properties", "-o", str(properties))
+    assert written.returncode == 0, written.stderr
+    assert oct(properties.stat().st_mode & 0o777) == "0o600"
+    topics = secure_kafka.folder.parent / "bin" / "kafka-topics.sh"  # the private node's
+    topic = f"console-{uuid.uuid4().hex[:8]}"
+    for action in (["--create", "--topic", topic, "--partitions", "1"], ["--list"]):
+        done = subprocess.run([str(topics), "--bootstrap-server", secure_kafka.bootstrap,
+                               "--command-config", str(properties), *action],
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+    assert topic in done.stdout.split()
+
+
+async def test_the_whole_system_runs_over_sasl_ssl(secure_kafka: SecureListener,
+                                                   services: Services) -> None:
+    """Webhooks, pollers, faust workers, projector, relay and the API's Kafka child all
+    through the SASL_SSL listener: the read models must equal the simulator's truth."""
+    org = str(random.randrange(10**10, 10**11))
+    secured = Services(kafka_bootstrap_servers=secure_kafka.bootstrap,
+                       database_url=services.database_url)
+    sim_args = ("--items", "40", "--contacts", "10", "--salesorders", "10", "--invoices", "10")
+    with running_system(secured, org=org, workers=1, sim_args=sim_args,
+                        extra_env=secure_kafka.client_env()) as system:
+        run = http("POST", f"{system.web_url}/api/tds/sync", {"source": "zoho"}, TOKEN)["run_id"]
+        status: dict[str, Any] = {}
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and status.get("status") not in ("completed", "failed"):
+            await asyncio.sleep(1)
+            try:
+                status = http("GET", f"{system.web_url}/api/tds/sync-runs/{run}", token=TOKEN)
+            except URLError:
+                status = {}
+        assert status.get("status") == "completed", status
+        http("POST", f"{system.sim_url}/_sim/changes", {"apply": 20})  # webhooks
+        report: dict[str, dict[str, int]] = {}
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            report = await differences(services.database_url, system.sim_url, org)
+            if all(r["lost"] == r["extra"] == r["stale"] == r["duplicates"] == 0
+                   for r in report.values()):
+                break
+            await asyncio.sleep(2)
+        assert all(r["lost"] == r["extra"] == r["stale"] == r["duplicates"] == 0
+                   for r in report.values()), report
+        assert report["items"]["rows"] > 0
+        # The API's Kafka inspection child read the faust worker's group over SASL_SSL.
+        health = http("GET", f"{system.web_url}/api/tds/health", None, TOKEN)
+        assert health["worker_engines"] == {"faust": 1}, health
