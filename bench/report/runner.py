@@ -42,6 +42,8 @@ BENCHES = (
     Bench("projector", "bench.projector", ("--events", "50000"),
           ("--events", "10000", "--processes", "1"), "projector-*.json", 1800),
     Bench("streams", "bench.streams", (), ("--events", "50000"), "streams-*.json", 1800),
+    Bench("kafka_tls", "bench.kafka_tls", (), ("--messages", "20000", "--rounds", "1"),
+          "kafka_tls.json", 900),
     Bench("e2e", "bench.e2e", (), ("--duration-s", "10", "--backfill", "20000"), "e2e.json",
           1800),
     # `make chaos`'s run (its own Kafka and PostgreSQL): the promises under faults.

@@ -16,6 +16,8 @@ import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -372,3 +374,34 @@ def stop_kafka() -> bool:
     _reap(pid)
     path.unlink(missing_ok=True)
     return was_running
+
+
+@contextmanager
+def private_node(root: Path, *, secure: bool = False) -> Iterator[KafkaNode]:
+    """A node of the caller's own under `root` (jars linked from the shared cache), stopped
+    afterwards: for tests and benchmarks that must not touch the shared broker."""
+    shared_lib = kafka_home() / "lib"
+
+    @contextmanager
+    def cache_at_root() -> Iterator[Path]:
+        saved = os.environ.get("TDS_CACHE_DIR")
+        os.environ["TDS_CACHE_DIR"] = str(root)
+        try:
+            yield kafka_home()
+        finally:
+            if saved is None:
+                os.environ.pop("TDS_CACHE_DIR", None)
+            else:
+                os.environ["TDS_CACHE_DIR"] = saved
+
+    with cache_at_root() as home:
+        home.mkdir(parents=True, exist_ok=True)
+        if shared_lib.is_dir() and not (home / "lib").exists():
+            (home / "lib").symlink_to(shared_lib, target_is_directory=True)
+        node = start_node(secure=secure)
+        install_tools()  # Kafka's console scripts beside it
+    try:
+        yield node
+    finally:
+        with cache_at_root():
+            stop_kafka()

@@ -15,7 +15,6 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.error import URLError
@@ -23,43 +22,17 @@ from urllib.error import URLError
 import pytest
 
 from tds.provision.common import Services
-from tds.provision.kafka import install_tools, kafka_home, start_node, stop_kafka
+from tds.provision.kafka import private_node
 from tds.provision.kafka_tls import SecureListener, make_ca
 from tests.support.pipeline import TOKEN, differences, http, running_system
-
-
-@contextmanager
-def _cache_at(root: Path) -> Iterator[None]:
-    """Point the provisioning folders at `root` (Kafka's jars linked from the shared cache)."""
-    shared_lib = kafka_home() / "lib"
-    saved = os.environ.get("TDS_CACHE_DIR")
-    os.environ["TDS_CACHE_DIR"] = str(root)
-    try:
-        home = kafka_home()
-        home.mkdir(parents=True, exist_ok=True)
-        if shared_lib.is_dir() and not (home / "lib").exists():
-            (home / "lib").symlink_to(shared_lib, target_is_directory=True)
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("TDS_CACHE_DIR", None)
-        else:
-            os.environ["TDS_CACHE_DIR"] = saved
 
 
 @pytest.fixture(scope="module")
 def secure_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureListener]:
     """A private broker with a SASL_SSL listener, stopped after the module."""
-    root = tmp_path_factory.mktemp("kafka-sasl")
-    with _cache_at(root):
-        node = start_node(secure=True)
-        install_tools()  # Kafka's console scripts beside it
-    try:
+    with private_node(tmp_path_factory.mktemp("kafka-sasl"), secure=True) as node:
         assert node.secure is not None
         yield node.secure
-    finally:
-        with _cache_at(root):
-            stop_kafka()
 
 
 def tds(env: dict[str, str], *args: str, timeout_s: float = 90) -> subprocess.CompletedProcess[str]:

@@ -36,8 +36,9 @@ def sasl_env(pki: Path, **more: str) -> dict[str, str]:
 @pytest.fixture
 def process_security() -> Iterator[None]:
     """Restore the process's Kafka security after a test installs one."""
+    saved = kafka.security()
     yield
-    kafka.use_security(KafkaSecurity())
+    kafka.use_security(saved)
 
 
 def test_plaintext_by_default_adds_nothing() -> None:
