@@ -92,6 +92,9 @@ class KafkaSecurity:
                 if path:
                     found.append(f"{name} is set but KAFKA_SECURITY_PROTOCOL={self.protocol} "
                                  "does not use TLS: set SSL or SASL_SSL")
+            if not self.check_hostname:
+                found.append(f"KAFKA_SSL_CHECK_HOSTNAME=false is set but KAFKA_SECURITY_PROTOCOL="
+                             f"{self.protocol} does not use TLS: set SSL or SASL_SSL")
         if bool(self.cert_file) != bool(self.key_file):
             found.append("KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together: "
                          "set both or neither")

@@ -117,7 +117,8 @@ def install_tools() -> Path:
 
 
 def metadata_ok(bootstrap: str, timeout_s: float = 3.0) -> bool:
-    """Whether a metadata request to `bootstrap` succeeds."""
+    """Whether a metadata request to `bootstrap` succeeds (plaintext, not client_config:
+    provisioning checks the local node's PLAINTEXT listener whatever TDS's clients use)."""
     admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000,
                          "log_level": 0})
     try:

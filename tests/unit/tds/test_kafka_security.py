@@ -108,6 +108,8 @@ def test_a_bad_properties_file_names_the_line(text: str, message: str, tmp_path:
                                               "KAFKA_SECURITY_PROTOCOL=SASL_SSL"),
     ({"KAFKA_SASL_USERNAME": "tds"}, "KAFKA_SASL_USERNAME is set but "
                                      "KAFKA_SECURITY_PROTOCOL=PLAINTEXT does not use SASL"),
+    ({"KAFKA_SSL_CHECK_HOSTNAME": "false"}, "KAFKA_SSL_CHECK_HOSTNAME=false is set but "
+                                            "KAFKA_SECURITY_PROTOCOL=PLAINTEXT does not use TLS"),
 ])
 def test_a_wrong_value_names_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError) as info:
