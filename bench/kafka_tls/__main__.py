@@ -2,10 +2,13 @@
 beside plaintext, on one private broker that has both listeners, in alternating rounds.
 
     python -m bench.kafka_tls [--messages 200000] [--size 300] [--rounds 5]
+                              [--worker-events 30000]
 
 Each round sends `--messages` records of `--size` bytes with TDS's producer settings
 (idempotent, acks=all, lz4) to a fresh 6-partition topic, waits for every acknowledgement,
-then reads them back with TDS's consumer settings. The broker is started under a temporary
+then reads them back with TDS's consumer settings; then one `tds worker` (faust engine)
+works through a backlog of `--worker-events` raw events as in bench/streams (0: skip). The
+broker is started under a temporary
 folder and stopped afterwards (the shared one is not touched). Writes
 bench/out/kafka_tls.json and .md.
 """
@@ -30,6 +33,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.report.kafka_tls import section
 from bench.report.runner import OUT
+from bench.streams.__main__ import run_workers
 from tds import kafka
 from tds.kafka import admin_config, consumer_config, producer_config, read_to_end
 from tds.kafka_security import KafkaSecurity
@@ -128,7 +132,29 @@ def _round(bootstrap: str, security: KafkaSecurity, payloads: list[bytes],
     return row
 
 
-def run(messages: int, size: int, rounds: int) -> dict[str, Any]:
+def _worker_round(bootstrap: str, security: KafkaSecurity, env: dict[str, str],
+                  count: int) -> dict[str, float]:
+    """One `tds worker` through a backlog of `count`, its settings from `env`."""
+    kafka.use_security(security)
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)  # the worker process inherits the environment
+    try:
+        result = run_workers(bootstrap, AdminClient(admin_config(bootstrap)), count=count,
+                             partitions=PARTITIONS, seed=uuid.uuid4().hex[:6], processes=1,
+                             guarantee="at_least_once")
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    if result.outputs < count:
+        raise RuntimeError(f"the worker emitted {result.outputs} of {count} events")
+    return {"worker_per_s": result.events_per_s,
+            "worker_cpu_us": result.cpu_us_per_event or float("nan")}
+
+
+def run(messages: int, size: int, rounds: int, worker_events: int) -> dict[str, Any]:
     """Alternate plaintext and SASL_SSL rounds on one private broker."""
     payloads = _payloads(messages, size)
     results: dict[str, list[dict[str, float]]] = {"plaintext": [], "sasl_ssl": []}
@@ -141,12 +167,19 @@ def run(messages: int, size: int, rounds: int) -> dict[str, Any]:
                                password=Secret(listener.password_file.read_text()))
         modes = {"plaintext": (node.bootstrap, KafkaSecurity()),
                  "sasl_ssl": (listener.bootstrap, secure)}
+        envs = {"plaintext": {"KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"},
+                "sasl_ssl": {k: v for k, v in listener.client_env().items()
+                             if k != "KAFKA_BOOTSTRAP_SERVERS"}}
         try:
             for bootstrap, security in modes.values():  # warm-up: connections, coordinators
                 _round(bootstrap, security, payloads[:2000], node.pid)
             for _ in range(rounds):
                 for name, (bootstrap, security) in modes.items():
-                    results[name].append(_round(bootstrap, security, payloads, node.pid))
+                    row = _round(bootstrap, security, payloads, node.pid)
+                    if worker_events:
+                        row.update(_worker_round(bootstrap, security, envs[name],
+                                                 worker_events))
+                    results[name].append(row)
         finally:
             kafka.use_security(KafkaSecurity())
     keys = list(results["plaintext"][0])
@@ -155,6 +188,7 @@ def run(messages: int, size: int, rounds: int) -> dict[str, Any]:
     summary["ratio"] = {key: summary["sasl_ssl"][key] / summary["plaintext"][key]
                         for key in keys}
     return {"messages": messages, "size_bytes": size, "rounds": rounds,
+            "worker_events": worker_events,
             "mechanism": MECHANISM, "runs": results, **summary,
             "load_average": [round(x, 2) for x in os.getloadavg()],
             "at": datetime.now(UTC).isoformat(timespec="seconds")}
@@ -167,10 +201,12 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--size", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--worker-events", type=int, default=30_000)
     args = parser.parse_args()
-    if not (1 <= args.messages <= 2_000_000 and 1 <= args.rounds <= 10):
-        parser.error("--messages must be 1-2000000 and --rounds 1-10")
-    doc = run(args.messages, args.size, args.rounds)
+    if not (1 <= args.messages <= 2_000_000 and 1 <= args.rounds <= 10
+            and 0 <= args.worker_events <= 500_000):
+        parser.error("--messages must be 1-2000000, --rounds 1-10, --worker-events 0-500000")
+    doc = run(args.messages, args.size, args.rounds, args.worker_events)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "kafka_tls.json").write_text(json.dumps(doc, indent=2))
     text = "\n".join(["# Kafka: SASL_SSL beside plaintext", "", *section(doc)])

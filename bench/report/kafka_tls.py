@@ -11,6 +11,8 @@ ROWS = (
     ("consumer, records/s (read_committed)", "consume_per_s", 0),
     ("consumer, client CPU µs/record", "consume_client_cpu_us", 1),
     ("consumer, broker CPU µs/record", "consume_broker_cpu_us", 1),
+    ("stream worker ×1 (faust), events/s", "worker_per_s", 0),
+    ("stream worker ×1 (faust), its CPU µs/event", "worker_cpu_us", 1),
 )
 
 
@@ -19,16 +21,18 @@ def section(doc: dict[str, Any] | None) -> list[str]:
     if doc is None:
         return ["not measured", ""]
     ratio = doc["ratio"]
+    worker = (f"; then one `tds worker` through a backlog of {doc['worker_events']:,} raw "
+              "events (as bench/streams)" if doc.get("worker_events") else "")
     return [
         f"{doc['messages']:,} records of {doc['size_bytes']} B a round, median of "
         f"{doc['rounds']} alternating rounds, one local broker with both listeners, "
         f"SASL_SSL = TLS + {doc['mechanism']} (load average after: "
-        f"{', '.join(str(x) for x in doc['load_average'])}):",
+        f"{', '.join(str(x) for x in doc['load_average'])}){worker}:",
         "",
         "| | plaintext | SASL_SSL | SASL_SSL ÷ plaintext |",
         "| --- | ---: | ---: | ---: |",
         *(f"| {label} | {doc['plaintext'][key]:,.{digits}f} | {doc['sasl_ssl'][key]:,.{digits}f} "
-          f"| {ratio[key]:.2f} |" for label, key, digits in ROWS),
+          f"| {ratio[key]:.2f} |" for label, key, digits in ROWS if key in ratio),
         "",
         "Wall-clock throughput on these shared cores moves with the machine's load from "
         "round to round; CPU time per record (the client's, from the process; the broker's, "
