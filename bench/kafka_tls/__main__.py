@@ -173,8 +173,10 @@ def run(messages: int, size: int, rounds: int, worker_events: int) -> dict[str, 
         try:
             for bootstrap, security in modes.values():  # warm-up: connections, coordinators
                 _round(bootstrap, security, payloads[:2000], node.pid)
-            for _ in range(rounds):
-                for name, (bootstrap, security) in modes.items():
+            for n in range(rounds):
+                # Each mode goes first every other round: neither gains from going second.
+                for name in sorted(modes, reverse=n % 2 == 1):
+                    bootstrap, security = modes[name]
                     row = _round(bootstrap, security, payloads, node.pid)
                     if worker_events:
                         row.update(_worker_round(bootstrap, security, envs[name],
