@@ -23,7 +23,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicCollection, TopicPa
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from tds.errors import TDSError
-from tds.kafka import GroupOffsets, PartitionLag, group_state_name, partition_lags
+from tds.kafka import GroupOffsets, PartitionLag, client_config, group_state_name, partition_lags
 
 logger = logging.getLogger(__name__)
 
@@ -202,8 +202,8 @@ class _Probe:
 
     def __init__(self, *, bootstrap: str, timeout_s: float) -> None:
         self._bootstrap, self._timeout_s = bootstrap, timeout_s
-        self._config = {"bootstrap.servers": bootstrap, "client.id": "tds-api",
-                        "socket.timeout.ms": int(timeout_s * 1000)}
+        self._config = client_config(bootstrap, **{"client.id": "tds-api",
+                        "socket.timeout.ms": int(timeout_s * 1000)})
         self._admin: Any = AdminClient(self._config)
         self._offsets = GroupOffsets(bootstrap, client_id="tds-api")
         self._threads = ThreadPoolExecutor(4, thread_name_prefix="tds-api-offsets")

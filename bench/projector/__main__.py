@@ -46,7 +46,7 @@ from projections.projector import ProjectorTopics, decode_entity, run
 from projections.rebuild import Rebuild
 from projections.sql import child_columns, main_columns, q
 from schemas.codec import default_codec
-from tds.kafka import consumer_config, producer_config
+from tds.kafka import client_config, consumer_config, producer_config
 from tds.metrics import Metrics
 from tds.migrate import apply
 from tds.retry import RetryPolicy
@@ -61,7 +61,7 @@ PER_ROW_DOES = ("per-row upsert, one transaction per poll of up to {batch:,} eve
 
 
 def _ends(bootstrap: str, topic: str) -> dict[int, int]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-marks"})
+    consumer = Consumer(client_config(bootstrap, **{"group.id": "bench-marks"}))
     try:
         meta = consumer.list_topics(topic, timeout=10).topics[topic]
         return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
@@ -110,7 +110,7 @@ class Bench:
         return schema
 
     def produce(self) -> None:
-        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        admin = AdminClient(client_config(self.bootstrap))
         admin.create_topics([NewTopic(self.topic, num_partitions=3, replication_factor=1)]
                             )[self.topic].result(30)
         producer = Producer(producer_config(self.bootstrap, **{"linger.ms": 20}))
@@ -331,7 +331,7 @@ class Bench:
                 await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         finally:
             await conn.close()
-        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        admin = AdminClient(client_config(self.bootstrap))
         for future in admin.delete_topics([self.topic]).values():
             future.result(30)
 

@@ -21,6 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from projections import sync_runs
 from schemas.events import SyncRunEvent
+from tds.kafka import client_config
 from tests.e2e.test_dashboard import _click, _wait_text
 from tests.integration.api.conftest import TOKEN, ApiHarness
 
@@ -118,13 +119,13 @@ async def _seed_runs(api: ApiHarness, now: datetime) -> None:
 
 def _seed_kafka(bootstrap: str, topic: str, group: str) -> None:
     """Messages on all three partitions; a commit on partition 0 only."""
-    producer = Producer({"bootstrap.servers": bootstrap})
+    producer = Producer(client_config(bootstrap))
     for partition, count in ((0, 10), (1, 7), (2, 3)):
         for i in range(count):
             producer.produce(topic, value=b"v", key=f"k{i}".encode(), partition=partition)
     assert producer.flush(30) == 0
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                         "enable.auto.commit": False})
+    consumer = Consumer(client_config(bootstrap, **{"group.id": group,
+                                                    "enable.auto.commit": False}))
     try:
         consumer.commit(offsets=[TopicPartition(topic, 0, 4)], asynchronous=False)
     finally:

@@ -19,7 +19,7 @@ from confluent_kafka.admin import AdminClient
 from schemas.cloudevents import ce_headers
 from schemas.events import EntitySynced, RawEvent
 from schemas.topics import entity_key
-from tds.kafka import producer_config
+from tds.kafka import client_config, producer_config
 from tests.integration.streams.support import (
     Reader,
     Topics,
@@ -65,7 +65,7 @@ def _sentinel_per_partition(bootstrap: str, topic: str) -> set[str]:
     One partition's sentinel says only that its own partition was read up to it: a check
     that waits for one and then judges every partition proves nothing about the others.
     """
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"wm-{uuid.uuid4().hex}"})
+    consumer = Consumer(client_config(bootstrap, **{"group.id": f"wm-{uuid.uuid4().hex}"}))
     partitions = set(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
     consumer.close()
     covered: set[int] = set()
@@ -87,7 +87,7 @@ def _sentinel_per_partition(bootstrap: str, topic: str) -> set[str]:
 
 def _records_in(bootstrap: str, topic: str) -> int:
     """Offsets used in `topic` (data and transaction markers)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"wm-{uuid.uuid4().hex}"})
+    consumer = Consumer(client_config(bootstrap, **{"group.id": f"wm-{uuid.uuid4().hex}"}))
     metadata = consumer.list_topics(topic, timeout=10).topics[topic]
     total = 0
     for p in metadata.partitions:
@@ -175,7 +175,7 @@ def test_three_workers_share_the_partitions_and_survive_one_killed(
         workers = [Worker(kafka_bootstrap, topics, app_id, tmp_path,
                           guarantee=_guarantee(engine), engine=engine) for _ in range(3)]
         reader = Reader(kafka_bootstrap, f"reader-{uuid.uuid4().hex[:8]}", [topics.synced])
-        admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+        admin = AdminClient(client_config(kafka_bootstrap))
         with running(*workers):
             deadline = time.monotonic() + 60
             owned: list[int] = []
