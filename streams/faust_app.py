@@ -194,6 +194,7 @@ class FaustEngine:
                              metrics=self.metrics, codec=self._codec, clock=clock)
         self._unacked: list[EventT] = []
         self._bulk_paused = False
+        self._input_stopped = False
         self._downstream_closed = False
         # Per realtime partition, the next offset the agents will process (known once one
         # was processed: before that, a partition's backlog is not realtime's to jump).
@@ -302,6 +303,12 @@ class FaustEngine:
     async def _deadlines(self) -> None:
         self.ledger.check_deadlines()
 
+    def stop_input(self) -> None:
+        """Stop fetching every assigned partition for good (the drain before a stop): what
+        was fetched still reaches the agents, and the gate resumes nothing any more."""
+        self._input_stopped = True
+        self._pause_fetching(list(self.app.consumer.assignment()), True)
+
     def _pause_fetching(self, tps: list[TP], pause: bool) -> None:
         """Pause or resume fetching `tps` in aiokafka, on faust's consumer thread.
 
@@ -352,6 +359,8 @@ class FaustEngine:
             logger.warning("bulk gate: %r (deciding again at the next tick)", exc)
 
     def _gate_once(self) -> None:
+        if self._input_stopped:
+            return
         consumer = self.app.consumer
         assigned = consumer.assignment()
         downstream = self.gate.update() if self.gate is not None else False

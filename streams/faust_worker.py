@@ -50,9 +50,12 @@ class DrainingWorker(faust.Worker):
 
 
 async def drain_engine(engine: FaustEngine, timeout_s: float = 5.0) -> None:
-    """Pause input, wait until every delivered event was processed, checkpoint."""
+    """Stop input, wait until every delivered event was processed, checkpoint.
+
+    Not faust's `pause_partitions`: it drops the records of a fetch in progress, which then
+    stay unprocessed (and unacked) until the drain gives up."""
     consumer: Any = engine.app.consumer
-    consumer.pause_partitions(consumer.assignment())
+    engine.stop_input()
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         await engine.checkpoint()
@@ -61,8 +64,12 @@ async def drain_engine(engine: FaustEngine, timeout_s: float = 5.0) -> None:
         if not consumer._unacked_messages:
             return
         await asyncio.sleep(0.05)
-    logger.warning("stopping with %d events not processed: the next owner replays them",
-                   len(consumer._unacked_messages))
+    held: dict[str, list[int]] = {}
+    for message in list(consumer._unacked_messages):
+        held.setdefault(f"{message.tp.topic}[{message.tp.partition}]", []).append(message.offset)
+    logger.warning("stopping with %d events not processed: the next owner replays them (%s)",
+                   len(consumer._unacked_messages),
+                   ", ".join(f"{tp} offsets {min(o)}-{max(o)}" for tp, o in sorted(held.items())))
 
 
 def run(engine: FaustEngine) -> int:

@@ -2,14 +2,17 @@
 beside plaintext, on one private broker that has both listeners, in alternating rounds.
 
     python -m bench.kafka_tls [--messages 200000] [--size 300] [--rounds 5]
-                              [--worker-events 30000]
+                              [--worker-events 30000] [--webhook-rate 1000]
+                              [--webhook-duration-s 10]
 
 Each round sends `--messages` records of `--size` bytes with TDS's producer settings
 (idempotent, acks=all, lz4) to a fresh 6-partition topic, waits for every acknowledgement,
 then reads them back with TDS's consumer settings; then one `tds worker` (faust engine)
-works through a backlog of `--worker-events` raw events as in bench/streams (0: skip). The
-broker is started under a temporary
-folder and stopped afterwards (the shared one is not touched). Writes
+works through a backlog of `--worker-events` raw events as in bench/streams (0: skip);
+then `tds web` takes signed webhooks at `--webhook-rate` a second for
+`--webhook-duration-s` (bench/webhook's open-loop generator; each 200 waits for Kafka's
+acks=all) and the ack p50/p99 are kept (rate 0: skip). The broker is started under a
+temporary folder and stopped afterwards (the shared one is not touched). Writes
 bench/out/kafka_tls.json and .md.
 """
 
@@ -19,6 +22,8 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -34,12 +39,21 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from bench.report.kafka_tls import section
 from bench.report.runner import OUT
 from bench.streams.__main__ import run_workers
+from bench.webhook.__main__ import (
+    ORG,
+    SECRET,
+    free_port,
+    send_load,
+    stop_server,
+    wait_for_port,
+)
 from tds import kafka
 from tds.kafka import admin_config, consumer_config, producer_config, read_to_end
 from tds.kafka_security import KafkaSecurity
 from tds.provision.kafka import private_node
 from tds.provision.kafka_tls import MECHANISM, USERNAME
 from tds.secret import Secret
+from tds.settings import find_services_env, load_env_file
 
 PARTITIONS = 6
 PHASE_TIMEOUT_S = 300.0  # every phase is bounded: a stuck broker ends the run
@@ -154,7 +168,37 @@ def _worker_round(bootstrap: str, security: KafkaSecurity, env: dict[str, str],
             "worker_cpu_us": result.cpu_us_per_event or float("nan")}
 
 
-def run(messages: int, size: int, rounds: int, worker_events: int) -> dict[str, Any]:
+def _webhook_round(bootstrap: str, security: KafkaSecurity, env: dict[str, str],
+                   rate: float, duration_s: float) -> dict[str, float]:
+    """`tds web` publishing through `bootstrap` (its Kafka settings from `env`) under
+    signed webhooks at `rate` a second: the ack latency (each 200 waits for acks=all)."""
+    kafka.use_security(security)
+    admin = AdminClient(admin_config(bootstrap))
+    topic = f"bench.tls.hooks.{uuid.uuid4().hex[:8]}"
+    admin.create_topics([NewTopic(topic, PARTITIONS, 1)])[topic].result(timeout=30)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tds.cli", "web", "--webhook-port", str(port),
+         "--admin-port", str(free_port()), "--topic", topic],
+        env={**os.environ, **env, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+             "ZOHO_WEBHOOK_SECRET": SECRET, "ZOHO_ORGANIZATION_ID": ORG,
+             "TDS_LOG_LEVEL": "WARNING"})
+    try:
+        wait_for_port(port, server)
+        url = f"http://127.0.0.1:{port}/api/webhooks/zoho"
+        send_load(url, 200, 1.0, 0.5)  # warm: connections, the producer, the topic
+        result = send_load(url, rate, duration_s, 2.0)
+    finally:
+        stop_server(server)
+        admin.delete_topics([topic])[topic].result(timeout=30)
+    if result["ok"] != result["sent"]:
+        raise RuntimeError(f"tds web answered {result['ok']} of {result['sent']} webhooks 200")
+    return {"webhook_p50_ms": result["p50_ms"], "webhook_p99_ms": result["p99_ms"],
+            "webhook_achieved_per_s": result["achieved_per_s"]}
+
+
+def run(messages: int, size: int, rounds: int, worker_events: int,
+        webhook_rate: float = 0.0, webhook_duration_s: float = 10.0) -> dict[str, Any]:
     """Alternate plaintext and SASL_SSL rounds on one private broker."""
     payloads = _payloads(messages, size)
     results: dict[str, list[dict[str, float]]] = {"plaintext": [], "sasl_ssl": []}
@@ -181,6 +225,9 @@ def run(messages: int, size: int, rounds: int, worker_events: int) -> dict[str, 
                     if worker_events:
                         row.update(_worker_round(bootstrap, security, envs[name],
                                                  worker_events))
+                    if webhook_rate:
+                        row.update(_webhook_round(bootstrap, security, envs[name],
+                                                  webhook_rate, webhook_duration_s))
                     results[name].append(row)
         finally:
             kafka.use_security(KafkaSecurity())
@@ -190,7 +237,8 @@ def run(messages: int, size: int, rounds: int, worker_events: int) -> dict[str, 
     summary["ratio"] = {key: summary["sasl_ssl"][key] / summary["plaintext"][key]
                         for key in keys}
     return {"messages": messages, "size_bytes": size, "rounds": rounds,
-            "worker_events": worker_events,
+            "worker_events": worker_events, "webhook_rate": webhook_rate,
+            "webhook_duration_s": webhook_duration_s,
             "mechanism": MECHANISM, "runs": results, **summary,
             "load_average": [round(x, 2) for x in os.getloadavg()],
             "at": datetime.now(UTC).isoformat(timespec="seconds")}
@@ -204,11 +252,19 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--worker-events", type=int, default=30_000)
+    parser.add_argument("--webhook-rate", type=float, default=1000.0)
+    parser.add_argument("--webhook-duration-s", type=float, default=10.0)
     args = parser.parse_args()
     if not (1 <= args.messages <= 2_000_000 and 1 <= args.rounds <= 10
-            and 0 <= args.worker_events <= 500_000):
-        parser.error("--messages must be 1-2000000, --rounds 1-10, --worker-events 0-500000")
-    doc = run(args.messages, args.size, args.rounds, args.worker_events)
+            and 0 <= args.worker_events <= 500_000 and 0 <= args.webhook_rate <= 5000
+            and 1 <= args.webhook_duration_s <= 120):
+        parser.error("--messages must be 1-2000000, --rounds 1-10, --worker-events 0-500000, "
+                     "--webhook-rate 0-5000, --webhook-duration-s 1-120")
+    services = find_services_env()  # tds web's admin listener reads PostgreSQL
+    if services is not None:
+        load_env_file(services)
+    doc = run(args.messages, args.size, args.rounds, args.worker_events, args.webhook_rate,
+              args.webhook_duration_s)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "kafka_tls.json").write_text(json.dumps(doc, indent=2))
     text = "\n".join(["# Kafka: SASL_SSL beside plaintext", "", *section(doc)])

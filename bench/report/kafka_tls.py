@@ -13,6 +13,8 @@ ROWS = (
     ("consumer, broker CPU µs/record", "consume_broker_cpu_us", 1),
     ("stream worker ×1 (faust), events/s", "worker_per_s", 0),
     ("stream worker ×1 (faust), its CPU µs/event", "worker_cpu_us", 1),
+    ("webhook ack p50, ms (tds web, 200 after acks=all)", "webhook_p50_ms", 2),
+    ("webhook ack p99, ms", "webhook_p99_ms", 2),
 )
 
 
@@ -26,6 +28,9 @@ def section(doc: dict[str, Any] | None) -> list[str]:
                                     strict=True)]
     worker = (f"; then one `tds worker` through a backlog of {doc['worker_events']:,} raw "
               "events (as bench/streams)" if doc.get("worker_events") else "")
+    if doc.get("webhook_rate"):
+        worker += (f"; then `tds web` under {doc['webhook_rate']:,.0f} signed webhooks a "
+                   f"second for {doc['webhook_duration_s']:g} s (as bench/webhook)")
     return [
         f"{doc['messages']:,} records of {doc['size_bytes']} B a round, median of "
         f"{doc['rounds']} alternating rounds, one local broker with both listeners, "

@@ -41,7 +41,8 @@ _CLK = os.sysconf("SC_CLK_TCK")
 _CPUS = os.cpu_count() or 1
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port free right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -80,7 +81,8 @@ def _cpu_s(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLK
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    """Return once `process` listens on `port`; SystemExit if it exits or takes too long."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -93,8 +95,18 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float
     raise SystemExit(f"tds web did not listen on {port} within {timeout_s} s")
 
 
-def _load(url: str, rate: float, duration_s: float, warmup_s: float,
-          client: str = "raw") -> dict[str, Any]:
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 30 s."""
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def send_load(url: str, rate: float, duration_s: float, warmup_s: float,
+              client: str = "raw") -> dict[str, Any]:
+    """One open-loop run of the load generator (its own process); its JSON summary."""
     command = [sys.executable, "-m", "bench.webhook.load", url, "--rate", str(rate),
                "--duration-s", str(duration_s), "--warmup-s", str(warmup_s),
                "--secret", SECRET, "--client", client]
@@ -114,7 +126,7 @@ def _measure(url: str, server_pid: int, rate: float, duration_s: float,
     broker = _broker_pid()
     cpu_before, wall_before, broker_before = _cpu_s(server_pid), time.monotonic(), _cpu_s(broker)
     load_before, (busy_before, total_before) = _children_cpu_s(), _machine_busy()
-    result = _load(url, rate, duration_s, warmup_s, client)
+    result = send_load(url, rate, duration_s, warmup_s, client)
     wall = time.monotonic() - wall_before
     busy, total = _machine_busy()
     result["server_cpu_pct"] = 100 * (_cpu_s(server_pid) - cpu_before) / wall
@@ -239,12 +251,12 @@ def main(argv: list[str] | None = None) -> int:
     topic = f"bench.webhook-{uuid.uuid4().hex[:8]}"
     admin = AdminClient(client_config(bootstrap))
     admin.create_topics([NewTopic(topic, 6, 1)])[topic].result(30)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "ZOHO_WEBHOOK_SECRET": SECRET, "ZOHO_ORGANIZATION_ID": ORG,
            "TDS_LOG_LEVEL": "WARNING"}
     # The admin listener runs too (as deployed), on a free port of its own.
     server_cmd = [sys.executable, "-m", "tds.cli", "web", "--webhook-port", str(port),
-                  "--admin-port", str(_free_port()), "--topic", topic]
+                  "--admin-port", str(free_port()), "--topic", topic]
     if args.profile is not None:
         server_cmd[1:1] = ["-m", "cProfile", "-o", str(args.profile)]
     server_cmd += args.server_arg
@@ -259,8 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         "server_args": args.server_arg,
     }
     try:
-        _wait_for_port(port, server)
-        _load(url, 200, 1.0, 0.5)  # warm the connection pool, the producer and the topic
+        wait_for_port(port, server)
+        send_load(url, 200, 1.0, 0.5)  # warm the connection pool, the producer and the topic
         print(f"webhook ack latency against tds web on {url}", flush=True)
         for rate in (float(r) for r in args.rates.split(",")):
             report["runs"].append(_measure(url, server.pid, rate, args.duration_s,
@@ -275,11 +287,7 @@ def main(argv: list[str] | None = None) -> int:
             report["runs"].append(_measure(url, server.pid, 1000, args.duration_s,
                                            args.warmup_s, client="aiohttp"))
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
         admin.delete_topics([topic])[topic].result(30)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "webhook.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from confluent_kafka import Consumer, Message, Producer
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from schemas.cloudevents import ce_headers
 from schemas.events import EntitySynced, RawEvent, decode_event
@@ -190,6 +190,28 @@ class Reader:
 
     def close(self) -> None:
         self.consumer.close()
+
+
+def wait_committed(bootstrap: str, group: str, topic: str, timeout_s: float) -> None:
+    """Wait (bounded) until `group` committed the end of every partition of `topic`: every
+    event was processed, which a quiet output topic does not say (unchanged records emit
+    nothing)."""
+    consumer = Consumer(client_config(bootstrap, **{"group.id": group,
+                                                    "enable.auto.commit": False}))
+    try:
+        tps = [TopicPartition(topic, p)
+               for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions]
+        deadline = time.monotonic() + timeout_s
+        while True:
+            ends = [consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in tps]
+            done = [tp.offset for tp in consumer.committed(tps, timeout=10)]
+            if done == ends:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{group} committed {done} of {ends} on {topic}")
+            time.sleep(0.2)
+    finally:
+        consumer.close()
 
 
 def synced(messages: Iterable[Message], topic: str) -> list[EntitySynced]:

@@ -29,6 +29,7 @@ from tests.integration.streams.support import (
     produce,
     running,
     synced,
+    wait_committed,
 )
 from tests.unit.streams.builders import ORG, T0, item, raw
 
@@ -218,13 +219,14 @@ def test_switching_engines_keeps_the_state(
             before = len(reader.messages)
             with running(Worker(kafka_bootstrap, stream_topics, app_id, tmp_path,
                                 engine=engine)):
-                # The marker is behind the snapshots only on its own partition: wait for
-                # it, then until nothing more comes for 3 s.
                 def marked(ms: list[Message], m: str = marker) -> bool:
                     return any(e.entity_id == m for e in synced(ms, stream_topics.synced))
 
                 reader.read(marked, 60)
-                count = -1
+                # Every snapshot processed and committed: the engine stops with nothing
+                # left to replay (unchanged ones emit nothing, so quiet output says less).
+                wait_committed(kafka_bootstrap, app_id, stream_topics.bulk, 60)
+                count = -1  # its outputs were flushed before that commit: read them all
                 while count != len(reader.messages):
                     count = len(reader.messages)
                     reader.read(lambda ms: len(ms) > count, 3)  # noqa: B023
