@@ -83,7 +83,7 @@ def classify(answer: Answer, endpoint: str) -> ZohoError | None:
         if envelope is None or code not in FATAL_400_CODES:
             error.retriable = True  # Zoho sends some transient 400s; retried, then fatal
         return error
-    if status != 200:
+    if not 200 <= status < 300:  # writes answer 201
         return ZohoApiError(f"{where}: {message}", **kwargs)
     if envelope is None:
         return ZohoBadResponse(f"{endpoint}: the answer is not a JSON object (truncated?)",
