@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.outbound import OPERATIONS
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _OBJ: dict[str, Any] = {"type": "object"}
 
@@ -36,6 +38,23 @@ _SYNCABLE = {"type": "string", "enum": ["all", "item", "contact", "salesorder", 
                                        "customerpayment", "creditnote", "bill",
                                        "vendorpayment", "location"]}
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": _NO_NUL}
+# A write-back command (schemas/outbound.py has the rules per operation).
+_COMMAND: dict[str, Any] = {
+    "type": "object", "required": ["org_id", "entity_type", "operation"],
+    "properties": {
+        "command_id": {**_TEXT, "description": "idempotency key (generated when left out)"},
+        "org_id": _TEXT,
+        "entity_type": {"type": "string", "enum": list(OPERATIONS)},
+        "operation": {"type": "string", "enum": sorted(
+            {o for ops in OPERATIONS.values() for o in ops})},
+        "entity_id": {**_TEXT, "description": "Zoho id: update, delete and actions"},
+        "erp_ref": {**_TEXT, "description": "the ERP's id: create"},
+        "base_version": {"type": "string", "description": "Zoho last_modified_time seen"},
+        "force": {"type": "boolean"},
+        "fields": {"type": "object", "description": "Zoho's field names and values"},
+        "requested_by": _TEXT,
+        "requested_at": {"type": "string", "format": "date-time"}}}
 
 
 def document() -> dict[str, Any]:
@@ -128,6 +147,42 @@ def document() -> dict[str, Any]:
                         {"type": "object", "required": ["all"],
                          "properties": {"all": {"const": True}}}]}}}},
                 "responses": accepted}},
+            "/api/tds/outbound": {
+                "post": {
+                    "summary": "Write back to Zoho: one command or a list (published to "
+                               "tds.outbound; 400 names the field, and nothing is published)",
+                    "security": _BEARER,
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": {"oneOf": [_COMMAND, {"type": "array", "minItems": 1,
+                                                        "maxItems": 500,
+                                                        "items": _COMMAND}]}}}},
+                    "responses": accepted},
+                "get": {
+                    "summary": "Write-back commands, newest first (keyset paging)",
+                    "parameters": [
+                        _PAGE[0],
+                        _query("after", {"type": "string", "maxLength": 400,
+                                         "pattern": _NO_NUL},
+                               "the `next` cursor of the previous page"),
+                        _query("status", {"type": "string", "enum": [
+                            "accepted", "sending", "retrying", "applied", "rejected",
+                            "conflict", "dead"]}, "status"),
+                        _query("entity_type", {"type": "string", "enum": list(OPERATIONS)},
+                               "entity type"),
+                        _query("operation", {"type": "string", "enum": sorted(
+                            {o for ops in OPERATIONS.values() for o in ops})}, "operation"),
+                        _query("erp_ref", {"type": "string", "maxLength": 200,
+                                           "pattern": _NO_NUL}, "the ERP's id"),
+                        _query("requested_by", {"type": "string", "maxLength": 200,
+                                                "pattern": _NO_NUL}, "who asked")],
+                    **read}},
+            "/api/tds/outbound/{command_id}": {"get": {
+                "summary": "One write-back command: status, Zoho's id, version and answer",
+                "security": _BEARER,
+                "parameters": [{"name": "command_id", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "responses": {"200": _json(_OBJ, "the command"),
+                              **_errors(400, 401, 404, 503)}}},
             "/api/bff/tds/status": {"get": {"summary": "Compact status for mobile", **read}},
             "/api/bff/tds/recent": {"get": {"summary": "Recent runs and changes", **read}},
             "/api/webhooks/zoho": {"post": {

@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 import asyncpg
 from aiohttp import web
 
-from api import queries
+from api import outbound, queries
 from api.auth import may_read
-from api.context import API, PROJECTOR_GROUP, WORKER_GROUP, ApiContext
+from api.context import API, PROJECTOR_GROUP, WORKER_GROUP, WRITER_GROUP, ApiContext
 from api.kafka_state import GroupState, KafkaStateError
 from api.render import json_response
 from schemas.topics import RAW_BULK, RAW_REALTIME, RETRY_PREFIX
@@ -136,10 +136,11 @@ async def status_doc(ctx: ApiContext) -> dict[str, Any]:
 
     # The two counting queries take ~7 and ~10 ms at a day's volume (20,000 dead letters,
     # 1,000,000 audit rows); on their own connections they overlap instead of adding up.
-    groups, (counts, runs, active), dead, rate = await asyncio.gather(
+    groups, (counts, runs, active), dead, rate, writes = await asyncio.gather(
         _groups(ctx), _on_connection(ctx, small),
         _on_connection(ctx, queries.dead_letter_counts),
-        _on_connection(ctx, queries.success_rate))
+        _on_connection(ctx, queries.success_rate), _on_connection(ctx, outbound.counts))
+    writer = next((g for g in groups or () if g.group == WRITER_GROUP), None)
     return {
         "kafka_ok": groups is not None,
         "groups": [
@@ -154,6 +155,9 @@ async def status_doc(ctx: ApiContext) -> dict[str, Any]:
         "active_syncs": active,
         "success_rate": rate,
         "recent_runs": runs,
+        # Write-back: commands per status, and the writer's lag on tds.outbound.
+        "outbound": {"commands": writes, "writer_lag": writer.lag if writer else None,
+                     "writer_members": writer.members if writer else 0},
     }
 
 
