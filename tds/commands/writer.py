@@ -80,7 +80,8 @@ class ZohoWrites:
         except ZohoError as exc:
             if exc.retriable or exc.status is None or exc.status >= 500 or exc.status == 429:
                 raise ZohoUnavailable(str(exc)) from exc
-            raise ZohoRefused(exc.message, status=exc.status, code=exc.code) from exc
+            raise ZohoRefused(exc.zoho_message or exc.message, status=exc.status,
+                              code=exc.code) from exc
         return answer.envelope or {}
 
 
