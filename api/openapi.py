@@ -39,22 +39,62 @@ _SYNCABLE = {"type": "string", "enum": ["all", "item", "contact", "salesorder", 
                                        "vendorpayment", "location"]}
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": _NO_NUL}
-# A write-back command (schemas/outbound.py has the rules per operation).
-_COMMAND: dict[str, Any] = {
-    "type": "object", "required": ["org_id", "entity_type", "operation"],
-    "properties": {
+_KEY_PART = {"type": "string", "minLength": 1, "maxLength": 200,
+             "pattern": "^[^:\\u0000]+$"}  # part of the Kafka key: no ':'
+_TIME = {"type": "string", "format": "date-time"}
+# Field values as JSON without NUL (PostgreSQL's jsonb cannot hold one: refused with 400)
+# and numbers JSON parsers agree on; two levels, as Zoho's bodies (lines hold objects).
+_SCALAR: dict[str, Any] = {"anyOf": [
+    {"type": "string", "maxLength": 500, "pattern": _NO_NUL},
+    {"type": "number", "minimum": -1e15, "maximum": 1e15}, {"type": "boolean"},
+    {"type": "null"}]}
+_NAMES = {"pattern": _NO_NUL, "maxLength": 100}
+_FLAT = {"type": "object", "propertyNames": _NAMES, "additionalProperties": _SCALAR}
+_VALUE = {"anyOf": [_SCALAR, _FLAT, {"type": "array", "maxItems": 20,
+                                     "items": {"anyOf": [_SCALAR, _FLAT]}}]}
+_FIELDS = {"type": "object", "propertyNames": _NAMES, "additionalProperties": _VALUE,
+           "description": "Zoho's field names and values"}
+
+
+def _command(entity: str, operation: str) -> dict[str, Any]:
+    """The schema of one (entity, operation) command: schemas/outbound.py's rules."""
+    props: dict[str, Any] = {
         "command_id": {**_TEXT, "description": "idempotency key (generated when left out)"},
-        "org_id": _TEXT,
-        "entity_type": {"type": "string", "enum": list(OPERATIONS)},
-        "operation": {"type": "string", "enum": sorted(
-            {o for ops in OPERATIONS.values() for o in ops})},
-        "entity_id": {**_TEXT, "description": "Zoho id: update, delete and actions"},
-        "erp_ref": {**_TEXT, "description": "the ERP's id: create"},
-        "base_version": {"type": "string", "description": "Zoho last_modified_time seen"},
-        "force": {"type": "boolean"},
-        "fields": {"type": "object", "description": "Zoho's field names and values"},
-        "requested_by": _TEXT,
-        "requested_at": {"type": "string", "format": "date-time"}}}
+        "org_id": _KEY_PART, "entity_type": {"const": entity},
+        "operation": {"const": operation}, "requested_by": _TEXT, "requested_at": _TIME}
+    required = ["org_id", "entity_type", "operation"]
+    rules: dict[str, Any] = {}
+    if operation == "create":
+        props["erp_ref"] = {**_TEXT, "description": "the ERP's own id of the record"}
+        props["fields"] = {**_FIELDS, "minProperties": 1}
+        required += ["erp_ref", "fields"]
+        if entity == "inventoryadjustment":
+            props["fields"] = {**props["fields"], "required": ["adjustment_type", "line_items"],
+                               "properties": {
+                                   "adjustment_type": {"enum": ["quantity", "value"]},
+                                   "line_items": {"type": "array", "minItems": 1,
+                                                  "maxItems": 20, "items": _FLAT}}}
+    else:
+        props["entity_id"] = {**_KEY_PART, "description": "the Zoho id"}
+        props["base_version"] = {**_TIME, "description": "Zoho last_modified_time seen"}
+        props["force"] = {"type": "boolean", "description": "overwrite a newer record"}
+        required.append("entity_id")
+        rules = {"if": {"required": ["force"], "properties": {"force": {"const": True}}},
+                 "then": {"required": ["base_version"]}}
+        if operation == "update":
+            props["fields"] = {**_FIELDS, "minProperties": 1}
+            required.append("fields")
+        elif operation == "delete":
+            props["fields"] = {"type": "object", "maxProperties": 0}
+        else:
+            props["fields"] = _FIELDS
+    return {"type": "object", "required": required, "properties": props,
+            "additionalProperties": False, **rules}
+
+
+_COMMAND: dict[str, Any] = {"oneOf": [_command(entity, operation)
+                                      for entity, operations in OPERATIONS.items()
+                                      for operation in operations]}
 
 
 def document() -> dict[str, Any]:

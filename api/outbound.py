@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +35,7 @@ MAX_BODY = 1024 * 1024
 MAX_COMMANDS = 500
 STATUSES = ("accepted", "sending", "retrying", "applied", "rejected", "conflict", "dead")
 OPERATION_NAMES = sorted({op for ops in OPERATIONS.values() for op in ops})
+KNOWN = frozenset(f.name for f in dataclass_fields(OutboundCommand))
 _COLUMNS = """command_id, org_id, entity_type, operation, entity_id, erp_ref, status,
     attempts, zoho_id, zoho_version, current_version, http_status, zoho_code, message,
     requested_by, requested_at, accepted_at, sent_at, completed_at, published_at"""
@@ -66,6 +68,13 @@ def check(items: list[Any], *, now: datetime) -> list[OutboundCommand]:
         where = f"commands[{n}]" if len(items) > 1 else "command"
         if not isinstance(item, dict):
             raise BadRequest(f"{where} must be a JSON object, got {type(item).__name__}")
+        unknown = sorted(set(item) - KNOWN)
+        if unknown:
+            raise BadRequest(f"{where}.{unknown[0]}: not a command field; the fields are "
+                             f"{', '.join(sorted(KNOWN))}")
+        nul = _nul_at(item)
+        if nul is not None:  # PostgreSQL cannot store it; Zoho would not want it
+            raise BadRequest(f"{where}.{nul}: must not contain a NUL character")
         value = {"command_id": str(uuid.uuid4()), "requested_at": now.isoformat(),
                  "requested_by": "api", **item}
         try:
@@ -78,6 +87,26 @@ def check(items: list[Any], *, now: datetime) -> list[OutboundCommand]:
                              "this request with different content")
         commands.append(command)
     return commands
+
+
+def _nul_at(value: Any, path: str = "") -> str | None:
+    """The path of the first string (or key) holding NUL, or None."""
+    if isinstance(value, str):
+        return path or "value" if "\x00" in value else None
+    items: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return where
+            items.append((where, inner))
+    elif isinstance(value, list):
+        items = [(f"{path}[{n}]", inner) for n, inner in enumerate(value)]
+    for where, inner in items:
+        found = _nul_at(inner, where)
+        if found is not None:
+            return found
+    return None
 
 
 async def _record(conn: asyncpg.Connection,
