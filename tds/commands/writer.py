@@ -34,6 +34,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--results-topic", default=OUTBOUND_RESULTS, metavar="TOPIC")
     parser.add_argument("--raw-topic", default=RAW_REALTIME, metavar="TOPIC",
                         help="where written records are fed back (default zoho.raw.realtime)")
+    parser.add_argument("--retry-topic-prefix", default="",
+                        help="prefix for retry and dead-letter topics this process writes "
+                        "(tests isolate themselves with it)")
     parser.add_argument("--schema", help="PostgreSQL schema (default: the search_path)")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="commands per batch (default TDS_BATCH_SIZE)")
@@ -109,8 +112,10 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
     pool = await open_pool(settings.dsn, schema=args.schema, max_size=2 * args.concurrency + 1,
                            query_logging=settings.enable_query_logging)
     producer = Producer(producer_config(settings.kafka))
+    prefix = args.retry_topic_prefix
     router = FailureRouter(producer=producer, policy=RetryPolicy(settings.retry_delays_s),
-                           group=args.group, stage=STAGE, metrics=metrics)
+                           group=args.group, stage=STAGE, metrics=metrics,
+                           topic_for=lambda topic: f"{prefix}{topic}")
     publisher = Publisher.create(producer_config(settings.kafka,
                                                  **{"client.id": "tds-writer"}),
                                  metrics=metrics)

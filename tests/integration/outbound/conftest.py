@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from producers.publisher import Publisher
 from schemas.outbound import OutboundCommand, validate_command
@@ -43,6 +44,7 @@ class WriteRig:
     publisher: Publisher
     env: dict[str, str]
     log: Path
+    retry_prefix: str
     writer: subprocess.Popen[bytes] | None = None
     started: int = 0
     killed: int = 0
@@ -58,9 +60,19 @@ class WriteRig:
             [sys.executable, "-m", "tds.cli", "writer", "--schema", self.schema,
              "--group", self.group, "--outbound-topic", self.topics["outbound"],
              "--results-topic", self.topics["results"], "--raw-topic", self.topics["raw"],
-             "--per-minute", "100000", "--batch-size", "50"],
+             "--per-minute", "100000", "--batch-size", "50",
+             "--retry-topic-prefix", self.retry_prefix],
             env=self.env, stdout=out, stderr=out, start_new_session=True)
         self.started += 1
+
+    def start_relay(self) -> subprocess.Popen[bytes]:
+        """`tds relay` over this rig's retry topics (they go back to the outbound topic)."""
+        out = open(self.log, "ab")  # noqa: SIM115  # closed with the rig
+        self._logs.append(out)
+        return subprocess.Popen(
+            [sys.executable, "-m", "tds.cli", "relay", "--group", f"{self.group}-relay",
+             "--retry-prefix", f"{self.retry_prefix}tds.retry."],
+            env=self.env, stdout=out, stderr=out, start_new_session=True)
 
     def kill_writer(self) -> None:
         """SIGKILL the writer: no drain, no commit."""
@@ -158,11 +170,20 @@ async def rig(sim_process: tuple[str, str], database_url: str, kafka_bootstrap: 
     assert pool is not None
     publisher = Publisher.create(producer_config(kafka_bootstrap))
     await publisher.start()
+    # The writer's retry chain on topics of its own (the relay returns them to `outbound`).
+    prefix = f"test-{uuid.uuid4().hex[:8]}."
+    chain = [f"{prefix}tds.retry.{level}" for level in (1, 2)] + [f"{prefix}tds.deadletter"]
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    for future in admin.create_topics([NewTopic(t, 1, 1) for t in chain]).values():
+        future.result(timeout=30)
+    env["TDS_RETRY_MAX_ATTEMPTS"] = "2"
     rig = WriteRig(org, sim, topics, group_factory("writer"), pg_schema, pool, publisher, env,
-                   tmp_path / "writer.log")
+                   tmp_path / "writer.log", prefix)
     try:
         yield rig
     finally:
+        for future in admin.delete_topics(chain, operation_timeout=30).values():
+            future.result(timeout=30)
         rig.stop_writer()
         for out in rig._logs:
             out.close()
