@@ -29,7 +29,6 @@ from api.render import json_response
 from schemas.cloudevents import ce_headers
 from schemas.errors import InvalidCommand
 from schemas.outbound import COMMAND_CE_TYPE, OPERATIONS, OutboundCommand, validate_command
-from schemas.topics import OUTBOUND
 
 MAX_BODY = 1024 * 1024
 MAX_COMMANDS = 500
@@ -236,6 +235,13 @@ async def list_commands(request: web.Request) -> web.Response:
     return json_response({"limit": limit, "next": following, "commands": rows})
 
 
+async def waiting(conn: asyncpg.Connection) -> int:
+    """Commands not finished yet (for health: they need a running writer)."""
+    found: int = await conn.fetchval("SELECT count(*) FROM outbound_commands WHERE status IN "
+                                     "('accepted', 'sending', 'retrying')")
+    return found
+
+
 async def counts(conn: asyncpg.Connection) -> dict[str, int]:
     """Commands per status (every status, zeros included), for /api/tds/status."""
     found = {r["status"]: r["n"] for r in await conn.fetch(
@@ -243,4 +249,4 @@ async def counts(conn: asyncpg.Connection) -> dict[str, int]:
     return {status: int(found.get(status, 0)) for status in STATUSES}
 
 
-__all__ = ["OUTBOUND", "check", "counts", "get_command", "list_commands", "submit"]
+__all__ = ["check", "counts", "get_command", "list_commands", "submit", "waiting"]

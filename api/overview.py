@@ -80,10 +80,12 @@ async def health_doc(ctx: ApiContext) -> dict[str, Any]:
     queue = _queue_size(groups)
     last: datetime | None = None
     incidents: list[str] = []
+    waiting = 0
     if db_ok:
         async with ctx.db().acquire() as conn:
             last = await queries.last_sync(conn)
             incidents = await queries.offset_incidents(conn)
+            waiting = await outbound.waiting(conn)
     problems = []
     if not kafka_ok:
         problems.append("kafka unreachable")
@@ -97,6 +99,8 @@ async def health_doc(ctx: ApiContext) -> dict[str, Any]:
             problems.append("no projector is running")
         if queue is not None and queue > MAX_QUEUE:
             problems.append(f"queue {queue} exceeds {MAX_QUEUE}")
+        if waiting and _members(groups, WRITER_GROUP) == 0:
+            problems.append(f"{waiting} write-back commands wait and no writer is running")
         problems += incidents
         status = "degraded" if problems else "healthy"
     return {

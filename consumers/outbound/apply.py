@@ -72,10 +72,14 @@ class Applier:
         if unknown:
             found = await self._lookup(command)
             if found is not None:
+                found_id = str(found.get(spec.id_field))
                 logger.info("command %s: %s %s found by its reference after an unknown "
                             "outcome; not sent again", command.command_id, command.entity_type,
-                            found.get(spec.id_field))
-                return self._applied(command, found, "found by reference")
+                            found_id)
+                # The list shows fewer fields than the record: feed back the whole record.
+                full = await self._get(command, found_id) if command.entity_type in \
+                    mapping.READ_MODEL_TYPES else None
+                return self._applied(command, full or found, "found by reference")
         call = mapping.call_for(command)
         await before_send()
         self._calls.labels("send").inc()
@@ -101,12 +105,14 @@ class Applier:
                 return row
         return None
 
-    async def _get(self, command: OutboundCommand) -> dict[str, Any] | None:
+    async def _get(self, command: OutboundCommand,
+                   entity_id: str | None = None) -> dict[str, Any] | None:
+        """The record (of the command, or `entity_id`) as Zoho's GET shows it; None: gone."""
         spec = mapping.target(command)
         self._calls.labels("check").inc()
         try:
             envelope = await self._zoho.call("GET", spec.product,
-                                             f"{spec.path}/{command.entity_id}",
+                                             f"{spec.path}/{entity_id or command.entity_id}",
                                              endpoint=f"{spec.path.strip('/')}/id")
         except ZohoRefused as exc:
             if exc.not_found:

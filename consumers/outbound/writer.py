@@ -38,7 +38,15 @@ from schemas.cloudevents import ce_headers
 from schemas.codec import Codec, default_codec
 from schemas.errors import CodecError, InvalidCommand
 from schemas.events import RawEvent, decode_event
-from schemas.outbound import H_COMMAND_ID, H_ORIGIN, ORIGIN_ERP, OutboundCommand, OutboundResult
+from schemas.outbound import (
+    APPLIED,
+    DELETE,
+    H_COMMAND_ID,
+    H_ORIGIN,
+    ORIGIN_ERP,
+    OutboundCommand,
+    OutboundResult,
+)
 from schemas.topics import OUTBOUND_RESULTS, RAW_REALTIME, entity_key
 from tds.kafka import MessageLike
 from tds.metrics import Metrics
@@ -167,9 +175,18 @@ class OutboundWriter:
         await self._publish(command, applied)
 
     async def _answer_again(self, command: OutboundCommand, row: CommandRow) -> None:
+        """A final command met again: answer it once more only if its result never left
+        (the record Zoho returned goes back to the raw topic too)."""
         self._metrics.outbound_commands.labels(command.entity_type, "duplicate").inc()
-        if not row.published and row.outcome is not None:
-            await self._publish(command, Applied(row.outcome))
+        if row.published or row.outcome is None:
+            return
+        outcome = row.outcome
+        record = outcome.answer if outcome.status == APPLIED and outcome.zoho_id and \
+            command.entity_type in mapping.READ_MODEL_TYPES and command.operation != DELETE \
+            else None
+        await self._publish(command, Applied(
+            outcome, record=record,
+            deleted=outcome.status == APPLIED and command.operation == DELETE))
 
     async def _publish(self, command: OutboundCommand, applied: Applied) -> None:
         """Feed the written record back, then answer (the read model may show the record

@@ -99,3 +99,5 @@ async def test_submit_check_and_page(api: ApiHarness, kafka_bootstrap: str,
 
     status = await (await client.get("/api/tds/status", headers=AUTH)).json()
     assert status["outbound"]["commands"]["accepted"] == 5
+    health = await (await client.get("/api/tds/health", headers=AUTH)).json()
+    assert "5 write-back commands wait and no writer is running" in health["problems"]

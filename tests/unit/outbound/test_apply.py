@@ -114,10 +114,13 @@ async def test_conflict_unless_forced() -> None:
 async def test_unknown_outcomes_are_resolved_without_a_second_effect() -> None:
     create = _command(entity_type="salesorder", operation="create", erp_ref="SO-1",
                       fields={"customer_id": "1"})
-    zoho = StubZoho(listed=[{"salesorder_id": "7", "reference_number": "SO-1",
-                             "last_modified_time": NEW}])
+    full = {"salesorder_id": "7", "reference_number": "SO-1", "last_modified_time": NEW,
+            "line_items": [{"item_id": "2"}]}
+    zoho = StubZoho({"7": full}, listed=[{"salesorder_id": "7", "reference_number": "SO-1",
+                                          "last_modified_time": NEW}])
     applied, sent = await _apply(zoho, create, unknown=True)
     assert (applied.outcome.status, applied.outcome.zoho_id, sent) == ("applied", "7", 0)
+    assert applied.record == full  # the whole record is fed back, not the list's row
     applied, sent = await _apply(StubZoho(), create, unknown=True)  # not there: sent
     assert (applied.outcome.zoho_id, sent) == ("9", 1)
 
