@@ -147,14 +147,13 @@ class OutboundWriter:
                     await self._one(command)
                 except (ZohoUnavailable, CommandReused) as exc:
                     failed.append((message, exc))
+                except Exception as exc:  # PostgreSQL down: the batch is read again
+                    if is_driver_error(exc):
+                        raise StoreUnavailable(f"outbound_commands: {exc}") from exc
+                    raise
 
     async def _one(self, command: OutboundCommand) -> None:
-        try:
-            row = await self._store.admit(command)
-        except Exception as exc:
-            if is_driver_error(exc):
-                raise StoreUnavailable(f"outbound_commands: {exc}") from exc
-            raise
+        row = await self._store.admit(command)
         if row.content_hash != command.content_hash():
             raise CommandReused(command.command_id)
         if row.final:
