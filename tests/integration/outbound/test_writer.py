@@ -78,8 +78,20 @@ async def test_create_conflict_reject(rig: WriteRig, kafka_bootstrap: str) -> No
     assert rows[fresh.command_id]["status"] == "applied"
     assert rig.truth("salesorders")[order_id]["salesperson_name"] == "Fresh Writer"
 
+    # A status action, then a delete: each applied, Zoho's truth follows.
+    confirm = rig.command(entity_type="salesorder", operation="confirm", entity_id=order_id)
+    await rig.send(confirm)
+    row = (await rig.wait_final([confirm.command_id]))[confirm.command_id]
+    assert row["status"] == "applied", dict(row)
+    assert rig.truth("salesorders")[order_id]["status"] == "confirmed"
+    assert row["zoho_version"] == rig.truth("salesorders")[order_id]["last_modified_time"]
+    delete = rig.command(entity_type="salesorder", operation="delete", entity_id=order_id)
+    await rig.send(delete)
+    assert (await rig.wait_final([delete.command_id]))[delete.command_id]["status"] == "applied"
+    assert order_id not in rig.truth("salesorders")
+
     results = [decode_event(v, codec=default_codec()) for v, _ in
-               _read_all(kafka_bootstrap, rig.topics["results"], 4)]
+               _read_all(kafka_bootstrap, rig.topics["results"], 6)]
     by_command = {r.command_id: r for r in results if isinstance(r, OutboundResult)}
     assert by_command[create.command_id].entity_id == order_id
     assert by_command[stale.command_id].status == "conflict"
@@ -87,11 +99,13 @@ async def test_create_conflict_reject(rig: WriteRig, kafka_bootstrap: str) -> No
     assert by_command[stale.command_id].base_version == "2020-01-01T00:00:00+0000"
     assert by_command[invalid.command_id].zoho_code == 2
     # The written records went back into the raw topic, marked as the ERP's.
-    raws = _read_all(kafka_bootstrap, rig.topics["raw"], 2)
+    raws = _read_all(kafka_bootstrap, rig.topics["raw"], 4)
     marked = {h["tds_command_id"].decode() for _, h in raws if h.get("tds_origin") == b"erp"}
     assert {create.command_id, fresh.command_id} <= marked
-    raw = decode_event(raws[0][0], codec=default_codec())
-    assert isinstance(raw, RawEvent) and raw.attributes["origin"] == "erp"
+    events = [decode_event(v, codec=default_codec()) for v, _ in raws]
+    assert all(isinstance(e, RawEvent) and e.attributes["origin"] == "erp" for e in events)
+    assert [e.event_kind for e in events if isinstance(e, RawEvent)] == [
+        "created", "edited", "edited", "deleted"]
 
 
 async def test_unknown_outcome_is_looked_up(rig: WriteRig) -> None:
