@@ -222,3 +222,33 @@ async def _wait_status(rig: WriteRig, command_id: str, status: str,
             return
         await asyncio.sleep(0.2)
     raise AssertionError(f"{command_id} never reached {status}: {await rig.rows([command_id])}")
+
+
+async def test_stock_adjustment_once(rig: WriteRig, kafka_bootstrap: str) -> None:
+    """An inventory adjustment moves stock once, also when its outcome was lost; the
+    adjusted item is pinged on the raw topic so the read model fetches its new stock."""
+    item_id, item = next((i, r) for i, r in rig.truth("items").items()
+                         if r.get("status") == "active")
+    location = item["locations"][0]["location_id"]
+    before = float(item["stock_on_hand"])
+    adjust = rig.command(entity_type="inventoryadjustment", operation="create",
+                         erp_ref="COUNT-1", fields={
+                             "adjustment_type": "quantity", "date": "2025-11-13",
+                             "reason": "stock count", "line_items": [{
+                                 "item_id": item_id, "location_id": location,
+                                 "quantity_adjusted": 5}]})
+    rig.start_writer()
+    await rig.send(adjust)
+    row = (await rig.wait_final([adjust.command_id]))[adjust.command_id]
+    assert row["status"] == "applied", dict(row)
+    assert float(rig.truth("items")[item_id]["stock_on_hand"]) == before + 5
+    await rig.pool.execute("UPDATE outbound_commands SET status = 'sending' "
+                           "WHERE command_id = $1", adjust.command_id)
+    await rig.send(adjust)  # redelivered after a lost outcome
+    again = (await rig.wait_final([adjust.command_id]))[adjust.command_id]
+    assert again["attempts"] == 1 and again["zoho_id"] == row["zoho_id"]
+    assert float(rig.truth("items")[item_id]["stock_on_hand"]) == before + 5
+    pings = [decode_event(v, codec=default_codec()) for v, _ in
+             _read_all(kafka_bootstrap, rig.topics["raw"], 2)]
+    assert {(e.entity_type, e.entity_id) for e in pings if isinstance(e, RawEvent)} == {
+        ("item", item_id)}
