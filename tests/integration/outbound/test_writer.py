@@ -21,6 +21,7 @@ from tests.support.pipeline import http
 # The issue asks for 1,000; on this shared 2-core box each kill costs a group rebalance
 # (the session timeout), so the default is smaller: TDS_WRITEBACK_KILL_COMMANDS=1000.
 COMMANDS = int(os.environ.get("TDS_WRITEBACK_KILL_COMMANDS", "400"))
+KILLS = 8  # each costs a rebalance (the session timeout): bounded
 
 
 def _read_all(bootstrap: str, topic: str, expect: int, timeout_s: float = 30) -> list[
@@ -144,21 +145,24 @@ async def test_kill_9_exactly_once(rig: WriteRig) -> None:
                for n in range(count)]
     await rig.send(*creates)
     ids = [c.command_id for c in creates]
-    unknown = 0  # commands a kill left between intent and outcome
+    # Zoho answers in 100 ms, so the writer spends its time between intent and outcome
+    # (4 calls in flight) and a kill lands there, as it would against the real API.
+    http("POST", f"{rig.sim}/_sim/faults", {"latency_ms": 100})
+    unknown: set[str] = set()  # commands a kill left between intent and outcome
     deadline = time.monotonic() + 300
     applied = 0
-    while applied < count and time.monotonic() < deadline:
+    while applied < count and rig.killed < KILLS and time.monotonic() < deadline:
         rig.start_writer()
         # Kill only once the writer is at work, at a random moment of it.
         before = applied
         while applied == before and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
             applied = await _applied(rig, ids)
-        await asyncio.sleep(rng.uniform(0.0, 1.5))
+        await asyncio.sleep(rng.uniform(0.0, 0.5))
         rig.kill_writer()
-        unknown += await rig.pool.fetchval(
-            "SELECT count(*) FROM outbound_commands WHERE status = 'sending' "
-            "AND command_id = ANY($1::text[])", ids)
+        unknown |= {r["command_id"] for r in await rig.pool.fetch(
+            "SELECT command_id FROM outbound_commands WHERE status = 'sending' "
+            "AND command_id = ANY($1::text[])", ids)}
         applied = await _applied(rig, ids)
     rig.start_writer()
     rows = await rig.wait_final(ids, timeout_s=120)
@@ -168,8 +172,8 @@ async def test_kill_9_exactly_once(rig: WriteRig) -> None:
     duplicated = {ref: n for ref, n in mine.items() if n != 1}
     assert not duplicated, (f"seed {seed}: {len(duplicated)} commands without exactly one "
                             f"effect after {rig.killed} kills: {list(duplicated.items())[:5]}")
-    assert rig.killed >= 3 and unknown >= 1, (rig.killed, unknown)
-    print(f"kill -9 run: seed {seed}, {count} commands, {rig.killed} kills, {unknown} left "
+    assert rig.killed >= 3 and unknown, (rig.killed, len(unknown))
+    print(f"kill -9 run: seed {seed}, {count} commands, {rig.killed} kills, {len(unknown)} left "
           f"with an unknown outcome and resolved, 0 duplicates")
 
 
