@@ -31,7 +31,7 @@ class CommandSink(Protocol):
     """Publishes one message and waits for Kafka's ack (the web process's publisher)."""
 
     async def publish(self, topic: str, value: bytes, *, key: bytes | None = None,
-                      headers: Headers | None = None) -> Any: ...
+                      headers: Headers | None = None, partition: int = -1) -> Any: ...
 
 
 WORKER_GROUP = "tds-streams"

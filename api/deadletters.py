@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 import orjson
 from aiohttp import web
 
@@ -10,10 +13,13 @@ from api.auth import require_token
 from api.commands import read_json
 from api.context import API, ApiContext
 from api.errors import BadRequest
+from api.kafka_state import KafkaStateError
 from api.params import choice_param, int_param, text_param
 from api.render import json_response
+from consumers.deadletters import DeadLetter, retry_route
+from schemas.cloudevents import Headers
 from schemas.events import ENTITY_TYPES
-from tds.retry import restore_headers
+from tds.retry import read_state
 
 STATUSES = ("pending", "retried", "resolved")
 MAX_RETRY = 10_000
@@ -60,19 +66,17 @@ async def retry(request: web.Request) -> web.Response:
 async def _retry(ctx: ApiContext, wanted: list[str] | None) -> web.Response:
     retried: list[str] = []
     async with ctx.db().acquire() as conn:
-        chosen = await queries.pending_dead_letter_ids(conn, wanted, MAX_RETRY)
-        for dead_id in chosen:
-            row = await conn.fetchrow(
-                "SELECT message_key, message_value, headers, original_topic FROM dead_letters "
-                "WHERE id = $1", dead_id)
-            if row is None or row["original_topic"] is None:
+        letters = {row["id"]: _letter(row)
+                   for row in await queries.pending_dead_letters(conn, wanted, MAX_RETRY)}
+        partitions = await _partitions(ctx, letters.values())
+        for dead_id, (letter, dlq_topic) in letters.items():
+            origin = letter.state.origin
+            route = retry_route(letter, deadletter_topic=dlq_topic, reset=False,
+                                partitions=partitions.get(origin.topic) if origin else None)
+            if route is None:
                 continue
-            headers = [(name, str(value).encode()) for name, value in
-                       _headers(row["headers"]).items() if value is not None]
-            await ctx.sink.publish(
-                row["original_topic"], bytes(row["message_value"] or b""),
-                key=bytes(row["message_key"]) if row["message_key"] is not None else None,
-                headers=restore_headers(headers))
+            await ctx.sink.publish(route.topic, letter.value or b"", key=letter.key,
+                                   headers=route.headers, partition=route.partition)
             await conn.execute(
                 "UPDATE dead_letters SET status = 'retried', status_changed_at = now(), "
                 "retry_count = retry_count + 1 WHERE id = $1 AND status = 'pending'", dead_id)
@@ -80,6 +84,32 @@ async def _retry(ctx: ApiContext, wanted: list[str] | None) -> web.Response:
     missing = sorted(set(wanted or ()) - set(retried))
     return json_response({"requested": len(retried), "ids": retried,
                           "not_pending": missing}, status=202)
+
+
+def _letter(row: Mapping[str, Any]) -> tuple[DeadLetter, str]:
+    """A stored dead letter as `tds dlq` reads it from the topic, so both retry alike."""
+    stored = _headers(row["headers"]).items()
+    headers: Headers = [(name, str(value).encode()) for name, value in stored
+                        if value is not None]
+    key, value = row["message_key"], row["message_value"]
+    letter = DeadLetter(partition=row["dlq_partition"], offset=row["dlq_offset"],
+                        key=bytes(key) if key is not None else None,
+                        value=bytes(value) if value is not None else None,
+                        headers=headers, timestamp_ms=0, state=read_state(headers))
+    return letter, row["dlq_topic"]
+
+
+async def _partitions(ctx: ApiContext, letters: Iterable[tuple[DeadLetter, str]]
+                      ) -> dict[str, int]:
+    """Partitions of the letters' origin topics now; unknown (empty) when Kafka does not
+    say, and then each goes back to the partition it came from."""
+    topics = {letter.state.origin.topic for letter, _ in letters if letter.state.origin}
+    if not topics:
+        return {}
+    try:
+        return await ctx.inspector.partitions(sorted(topics))
+    except KafkaStateError:
+        return {}
 
 
 def _headers(raw: object) -> dict[str, object]:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -23,7 +23,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicCollection, TopicPa
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from tds.errors import TDSError
-from tds.kafka import GroupOffsets, PartitionLag, group_state_name, partition_lags
+from tds.kafka import GroupOffsets, PartitionLag, client_config, group_state_name, partition_lags
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +95,12 @@ class KafkaInspector:
             return bool(await asyncio.to_thread(self._child.call, "reachable"))
         except KafkaStateError:
             return False
+
+    async def partitions(self, topics: Sequence[str]) -> dict[str, int]:
+        """Partitions of each existing topic among `topics`."""
+        answer: dict[str, int] = await asyncio.to_thread(self._child.call, "partitions",
+                                                         sorted(set(topics)))
+        return answer
 
     def groups_sync(self, subscriptions: Mapping[str, Sequence[str]]) -> list[GroupState]:
         """Blocking version of `groups`."""
@@ -179,8 +185,10 @@ def serve(conn: Connection, bootstrap: str, timeout_s: float) -> None:
         except (EOFError, OSError):
             return
         try:
-            answer: tuple[bool, Any] = (
-                True, probe.groups(*args) if what == "groups" else probe.reachable())
+            asks: dict[str, Callable[..., Any]] = {"groups": probe.groups,
+                                                   "partitions": probe.partitions}
+            ask = asks.get(what, probe.reachable)
+            answer: tuple[bool, Any] = (True, ask(*args))
         except (KafkaException, TimeoutError) as exc:
             probe.reset()
             answer = (False, f"cannot read consumer groups from Kafka: {exc!r}")
@@ -194,8 +202,8 @@ class _Probe:
 
     def __init__(self, *, bootstrap: str, timeout_s: float) -> None:
         self._bootstrap, self._timeout_s = bootstrap, timeout_s
-        self._config = {"bootstrap.servers": bootstrap, "client.id": "tds-api",
-                        "socket.timeout.ms": int(timeout_s * 1000)}
+        self._config = client_config(bootstrap, **{"client.id": "tds-api",
+                        "socket.timeout.ms": int(timeout_s * 1000)})
         self._admin: Any = AdminClient(self._config)
         self._offsets = GroupOffsets(bootstrap, client_id="tds-api")
         self._threads = ThreadPoolExecutor(4, thread_name_prefix="tds-api-offsets")
@@ -215,6 +223,10 @@ class _Probe:
         timeout = self._timeout_s
         return bool(self._admin.describe_cluster(request_timeout=timeout).result(
             timeout=timeout).nodes)
+
+    def partitions(self, topics: list[str]) -> dict[str, int]:
+        """Partitions per existing topic."""
+        return _partition_counts(self._admin, topics, self._timeout_s)
 
     def groups(self, subscriptions: Mapping[str, Sequence[str]]) -> list[GroupState]:
         """State, members and lag of each group."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.events import SYNC_STATUSES
 from schemas.outbound import OPERATIONS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -123,7 +124,7 @@ def document() -> dict[str, Any]:
                               "503": _json(_OBJ, "unhealthy")}}},
             "/api/tds/status": {"get": {"summary": "Lag, entity counts, dead letters, runs",
                                         **read}},
-            "/api/tds/queue": {"get": {"summary": "Lag by topic and priority, rate, ETA",
+            "/api/tds/queue": {"get": {"summary": "Lag by group, topic and priority, rate, ETA",
                                        **read}},
             "/api/tds/history": {"get": {"summary": "Chart series over time", **read}},
             "/api/tds/sync": {"post": {
@@ -147,8 +148,8 @@ def document() -> dict[str, Any]:
                                                 "pattern": _NO_NUL},
                                       "the `next` cursor of the previous page (keyset "
                                       "paging; not with offset)"),
-                               _query("status", {"type": "string", "enum": [
-                                   "started", "completed", "failed"]}, "run status"),
+                               _query("status", {"type": "string",
+                                                 "enum": list(SYNC_STATUSES)}, "run status"),
                                _query("run_type", {"type": "string", "enum": [
                                    "full", "incremental", "stock", "manual"]}, "run type"),
                                _query("entity_type", _ENTITY, "entity type")],

@@ -15,6 +15,7 @@ from api import outbound, queries
 from api.auth import may_read
 from api.context import API, PROJECTOR_GROUP, WORKER_GROUP, WRITER_GROUP, ApiContext
 from api.kafka_state import GroupState, KafkaStateError
+from api.queue_monitor import partition_row, topic_rows
 from api.render import json_response
 from schemas.topics import RAW_BULK, RAW_REALTIME, RETRY_PREFIX
 from tds.errors import DatabaseTLSError
@@ -149,9 +150,7 @@ async def status_doc(ctx: ApiContext) -> dict[str, Any]:
         "kafka_ok": groups is not None,
         "groups": [
             {"group": g.group, "state": g.state, "members": g.members, "lag": g.lag,
-             "partitions": [{"topic": p.topic, "partition": p.partition,
-                             "committed": p.committed, "end": p.end, "lag": p.lag}
-                            for p in g.partitions]}
+             "partitions": [{"topic": p.topic, **partition_row(p)} for p in g.partitions]}
             for g in groups or ()
         ],
         "entities": counts,
@@ -185,7 +184,8 @@ def _consumption_rate(ctx: ApiContext, groups: list[GroupState]) -> float:
 
 
 async def queue_doc(ctx: ApiContext) -> dict[str, Any]:
-    """Lag by topic and priority, consumption rate and time to drain."""
+    """Lag by topic and priority, by group and topic (the monitor's rows), consumption
+    rate and time to drain."""
     groups = await _groups(ctx)
     if groups is None:
         raise KafkaStateError("Kafka did not answer")
@@ -198,8 +198,7 @@ async def queue_doc(ctx: ApiContext) -> dict[str, Any]:
             by_priority[kind] += p.lag
             by_topic[p.topic] = by_topic.get(p.topic, 0) + p.lag
             partitions.append({"group": group.group, "topic": p.topic, "priority": kind,
-                               "partition": p.partition, "committed": p.committed,
-                               "end": p.end, "lag": p.lag})
+                               **partition_row(p)})
     rate = _consumption_rate(ctx, groups)
     pending = by_priority["realtime"] + by_priority["bulk"]
     return {
@@ -207,6 +206,8 @@ async def queue_doc(ctx: ApiContext) -> dict[str, Any]:
         "by_priority": by_priority,
         "by_topic": by_topic,
         "partitions": partitions,
+        "groups": [{"group": g.group, "state": g.state, "members": g.members, "lag": g.lag,
+                    "topics": topic_rows(g.partitions, priority)} for g in groups],
         "consumption_rate_per_s": rate,
         "eta_seconds": pending / rate if rate > 0 else (0.0 if pending == 0 else None),
     }

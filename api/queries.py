@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import orjson
 
+from api.progress import run_progress
 from projections.catalog import ENTITY_TABLES
 
 _EXACT_BELOW = 200_000
 
 RUN_COLUMNS = """run_id, org_id, run_type, source, status, entity_types, started_at, finished_at,
     expected, sent, seen, changed, unchanged, failed, deleted, error, configuration,
-    event_at"""
+    event_at, entities"""
 DEAD_COLUMNS = """id, added_at, status, status_changed_at, retry_count, org_id, entity_type,
     entity_id, original_topic, original_partition, original_offset, consumer_group, stage,
     attempt, first_failure_at, error_class, error_message, reason, ce_type, message_key"""
@@ -23,6 +25,7 @@ def _run(row: asyncpg.Record) -> dict[str, Any]:
     run = dict(row)
     started, finished = run["started_at"], run["finished_at"]
     run["duration_s"] = (finished - started).total_seconds() if started and finished else None
+    run["progress"] = run_progress(run, orjson.loads(run.pop("entities")), datetime.now(UTC))
     return run
 
 
@@ -154,13 +157,15 @@ async def list_dead_letters(
     return total, [_dead(r) for r in rows]
 
 
-async def pending_dead_letter_ids(conn: asyncpg.Connection, ids: list[str] | None,
-                                  limit: int) -> list[str]:
-    """Ids of pending dead letters among `ids` (all pending when None), oldest first."""
-    rows = await conn.fetch(
-        "SELECT id FROM dead_letters WHERE status = 'pending' "
-        "AND ($1::text[] IS NULL OR id = ANY($1)) ORDER BY added_at, id LIMIT $2", ids, limit)
-    return [r["id"] for r in rows]
+async def pending_dead_letters(conn: asyncpg.Connection, ids: list[str] | None,
+                               limit: int) -> list[asyncpg.Record]:
+    """Pending dead letters among `ids` (all pending when None), oldest first, with what
+    a retry sends back."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT id, dlq_topic, dlq_partition, dlq_offset, message_key, message_value, headers "
+        "FROM dead_letters WHERE status = 'pending' AND ($1::text[] IS NULL OR id = ANY($1)) "
+        "ORDER BY added_at, id LIMIT $2", ids, limit)
+    return rows
 
 
 async def last_sync(conn: asyncpg.Connection) -> datetime | None:

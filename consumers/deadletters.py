@@ -149,6 +149,30 @@ def retry_headers(letter: DeadLetter, *, reset: bool, deadletter_topic: str) -> 
                                       f"{deadletter_topic}:{letter.id}".encode())])
 
 
+@dataclass(frozen=True, slots=True)
+class RetryRoute:
+    """Where a retried dead letter goes: the topic and partition it first failed on."""
+
+    topic: str
+    partition: int  # -1: the partition is gone (fewer now); the partitioner chooses
+    headers: Headers
+
+
+def retry_route(letter: DeadLetter, *, deadletter_topic: str, reset: bool,
+                partitions: int | None) -> RetryRoute | None:
+    """The one retry rule of `tds dlq retry` and the admin API: back to the partition it
+    first failed on (when the topic still has it; `partitions` None: not known, trusted),
+    its headers restored and tagged with the letter's id. None: no origin to go back to."""
+    origin = letter.state.origin
+    if origin is None:
+        return None
+    partition = origin.partition
+    if partition < 0 or (partitions is not None and partition >= partitions):
+        partition = -1
+    return RetryRoute(origin.topic, partition,
+                      retry_headers(letter, reset=reset, deadletter_topic=deadletter_topic))
+
+
 def retry_dead_letters(bootstrap: str, letters: Sequence[DeadLetter] | Iterable[DeadLetter],
                        *, deadletter_topic: str, reset: bool = False,
                        timeout_s: float = 30.0) -> list[str]:
@@ -170,11 +194,12 @@ def retry_dead_letters(bootstrap: str, letters: Sequence[DeadLetter] | Iterable[
             found = producer.list_topics(origin.topic, timeout=timeout_s).topics.get(
                 origin.topic)
             counts[origin.topic] = len(found.partitions) if found is not None else 0
-        partition = origin.partition if 0 <= origin.partition < counts[origin.topic] else -1
-        producer.produce(origin.topic, value=letter.value, key=letter.key,
-                         headers=retry_headers(letter, reset=reset,
-                                               deadletter_topic=deadletter_topic),
-                         partition=partition, on_delivery=delivered)
+        route = retry_route(letter, deadletter_topic=deadletter_topic, reset=reset,
+                            partitions=counts[origin.topic])
+        assert route is not None  # it has an origin
+        producer.produce(route.topic, value=letter.value, key=letter.key,
+                         headers=route.headers, partition=route.partition,
+                         on_delivery=delivered)
         producer.poll(0)
         sent.append(letter.id)
     remaining = producer.flush(timeout_s)

@@ -75,7 +75,8 @@ class ProducerLike(Protocol):
     def produce(self, topic: str, value: str | bytes | None = None,
                 key: str | bytes | None = None, *,
                 on_delivery: DeliveryCallback | None = None,
-                headers: list[tuple[str, str | bytes]] | None = None) -> None: ...
+                headers: list[tuple[str, str | bytes]] | None = None,
+                partition: int = -1) -> None: ...
 
     def poll(self, timeout: float | None = None) -> int: ...
 
@@ -91,7 +92,7 @@ class Publishing(Protocol):
     """What a stage needs to publish: the publisher, or a stub in tests."""
 
     async def publish(self, topic: str, value: bytes, *, key: bytes | None = None,
-                      headers: Headers | None = None) -> Delivery: ...
+                      headers: Headers | None = None, partition: int = -1) -> Delivery: ...
 
 
 _IDLE_POLL_S = 1.0  # loop-driven polling with nothing in flight
@@ -160,7 +161,8 @@ class Publisher:
         await self.close()
 
     def publish_nowait(self, topic: str, value: bytes, *, key: bytes | None = None,
-                       headers: Headers | None = None) -> asyncio.Future[Delivery]:
+                       headers: Headers | None = None,
+                       partition: int = -1) -> asyncio.Future[Delivery]:
         """Enqueue one message; the future resolves when Kafka acknowledges it.
 
         Raises QueueFullError at once when the local queue is full, PublishError when
@@ -177,7 +179,8 @@ class Publisher:
 
         try:
             self._producer.produce(topic, value, key, on_delivery=on_delivery,
-                                   headers=list(headers) if headers is not None else None)
+                                   headers=list(headers) if headers is not None else None,
+                                   partition=partition)
         except BufferError:
             raise QueueFullError(
                 f"the Kafka producer's local queue is full ({len(self._producer)} messages "
@@ -211,9 +214,11 @@ class Publisher:
             self._schedule_pump(self._loop_poll_s if self._pending else _IDLE_POLL_S)
 
     async def publish(self, topic: str, value: bytes, *, key: bytes | None = None,
-                      headers: Headers | None = None) -> Delivery:
-        """Publish one message and wait for Kafka's acknowledgement."""
-        return await self.publish_nowait(topic, value, key=key, headers=headers)
+                      headers: Headers | None = None, partition: int = -1) -> Delivery:
+        """Publish one message and wait for Kafka's acknowledgement (`partition` -1: the
+        partitioner chooses by key)."""
+        return await self.publish_nowait(topic, value, key=key, headers=headers,
+                                         partition=partition)
 
     async def close(self, timeout_s: float = 30.0) -> int:
         """Stop accepting, flush for up to `timeout_s`; return how many were not delivered.

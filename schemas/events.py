@@ -9,7 +9,7 @@ described once, in `entity_synced.v1.avsc`, not twice.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -31,7 +31,7 @@ RECORD_TYPES = {
 }
 RAW_SOURCES = ("webhook", "poll.stock", "poll.incremental", "poll.full", "poll.manual")
 EVENT_KINDS = ("created", "edited", "deleted", "upsert", "snapshot", "ping", "unknown")
-SYNC_STATUSES = ("started", "completed", "failed")
+SYNC_STATUSES = ("started", "completed", "failed", "joined")
 RUN_TYPES = ("full", "incremental", "stock", "manual")
 COMMAND_KINDS = ("sync", "stock_sync", "deadletter_retry")
 
@@ -103,8 +103,21 @@ def synced_version(event: EntitySynced) -> SyncedVersion:
 
 
 @dataclass(frozen=True, slots=True)
+class SyncRunEntity:
+    """One entity type's progress inside a run: records read, published, pages, total."""
+
+    entity_type: str
+    seen: int = 0
+    sent: int = 0
+    failed: int = 0
+    pages: int = 0
+    total: int | None = None  # when Zoho's page_context gives one
+
+
+@dataclass(frozen=True, slots=True)
 class SyncRunEvent(AvroValue):
-    """A sync run's started / completed / failed event with its counts."""
+    """A sync run's started / completed / failed / joined event with its counts; the
+    poller repeats `started` with its progress while the run goes."""
 
     family: ClassVar[str] = "sync_run"
     event_id: str
@@ -125,6 +138,20 @@ class SyncRunEvent(AvroValue):
     deleted: int = 0
     error: str | None = None
     configuration: dict[str, str] = field(default_factory=dict)
+    entities: list[SyncRunEntity] = field(default_factory=list)
+
+    def to_avro(self) -> dict[str, Any]:
+        """The dict fastavro writes (entities as records)."""
+        value = AvroValue.to_avro(self)
+        value["entities"] = [asdict(e) for e in self.entities]
+        return value
+
+    @classmethod
+    def from_avro(cls, value: Mapping[str, Any]) -> SyncRunEvent:
+        """Build from a decoded dict (v1 values have no entities)."""
+        names = {f.name for f in fields(cls)} - {"entities"}
+        return cls(**{k: v for k, v in value.items() if k in names},
+                   entities=[SyncRunEntity(**e) for e in value.get("entities") or ()])
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,8 +119,10 @@ async def drain(request: web.Request) -> web.StreamResponse:
 
 
 async def webhook_log(request: web.Request) -> web.StreamResponse:
-    """Return the most recent delivery attempts (up to 1000)."""
-    return plain_json({"attempts": list(request.app[STATE].dispatcher.log)})
+    """Return the most recent delivery attempts (up to 1000) and the deliveries given up
+    after their last attempt (up to 10,000)."""
+    dispatcher = request.app[STATE].dispatcher
+    return plain_json({"attempts": list(dispatcher.log), "given_up": list(dispatcher.given_up)})
 
 
 def _explicit(spec: Any) -> dict[str, Any]:

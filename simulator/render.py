@@ -20,6 +20,7 @@ class Renderer:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._vendors: dict[str, tuple[str, str]] = {}
         self._full: dict[str, Callable[[Record], Json]] = {
             "items": self._item,
             "contacts": self._contact,
@@ -155,9 +156,7 @@ class Renderer:
     def _item(self, rec: Record) -> Json:
         rng = self._rng("items", rec)
         out = dict(rec.data)
-        contacts = self.store.table("contacts")
-        vendor_seq = 5 * rng.randrange(max(1, contacts.next_seq // 5)) + 4
-        vendor = contacts.lookup(self.store.id_of("contacts", vendor_seq))
+        vendor_id, vendor_name = self._vendor(rec)
         stock = rec.stock or []
         committed = sum(s[1] for s in stock)
         out.update(
@@ -169,8 +168,8 @@ class Renderer:
             purchase_account_id=aux_id(self.store.prefix, ACCOUNT_CODE, 11),
             purchase_account_name="Cost of Goods Sold",
             inventory_account_id=aux_id(self.store.prefix, ACCOUNT_CODE, 12),
-            vendor_id=vendor.id if vendor else "",
-            vendor_name=vendor.data["contact_name"] if vendor else "",
+            vendor_id=vendor_id,
+            vendor_name=vendor_name,
             committed_stock=committed,
             actual_committed_stock=sum(s[2] for s in stock),
             available_for_sale_stock=rec.data["available_stock"],
@@ -184,6 +183,20 @@ class Renderer:
             ]
         out.update(stock_arrays(self.store, rec))
         return out
+
+    def _vendor(self, rec: Record) -> tuple[str, str]:
+        """An item's preferred vendor, fixed at its first rendering: a detail field that
+        no change of the item moves, so it must not move when contacts come and go (the
+        item's last_modified_time would not say so)."""
+        found = self._vendors.get(rec.id)
+        if found is None:
+            contacts = self.store.table("contacts")
+            pick = random.Random(f"{self.store.seed}:items:{rec.seq}:vendor")
+            vendor_seq = 5 * pick.randrange(max(1, contacts.next_seq // 5)) + 4
+            vendor = contacts.lookup(self.store.id_of("contacts", vendor_seq))
+            found = (vendor.id, vendor.data["contact_name"]) if vendor else ("", "")
+            self._vendors[rec.id] = found
+        return found
 
     def _contact(self, rec: Record) -> Json:
         rng = self._rng("contacts", rec)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any
@@ -42,6 +43,8 @@ class Dispatcher:
         self._idle = asyncio.Event()
         self._idle.set()
         self.log: deque[dict[str, Any]] = deque(maxlen=1000)
+        # Deliveries given up after the last attempt: changes the receiver never took.
+        self.given_up: deque[dict[str, Any]] = deque(maxlen=10_000)
 
     def update(self, config: WebhookConfig) -> None:
         """Switch to new settings; queued jobs keep the request they were built with."""
@@ -204,6 +207,10 @@ class Dispatcher:
             self._schedule(replace(job, attempt=job.attempt + 1), delay)
         else:
             self._stats.webhooks["failed"] += 1
+            req = job.request
+            self.given_up.append({"change_seq": req.change_seq, "entity": req.entity,
+                                  "record_id": req.record_id, "status": status,
+                                  "at": time.time()})
             logger.info("webhook %s %s gave up after %d attempts", req_id(job), status, job.attempt)
             self._done()
 

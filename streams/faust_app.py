@@ -42,6 +42,7 @@ from streams.backpressure import DownstreamGate
 from streams.config import StreamsConfig
 from streams.emit import Outbox
 from streams.failures import FailureRouter
+from streams.faust_auth import broker_credentials
 from streams.faust_tables import (
     Deferred,
     EventT,
@@ -55,6 +56,7 @@ from streams.handler import Counts, Handler
 from streams.ledger import Ledger
 from streams.pipeline import Processor
 from streams.versions import RANK_BULK, RANK_REALTIME
+from tds.kafka import security
 from tds.metrics import Metrics
 
 logger = logging.getLogger(__name__)
@@ -140,6 +142,7 @@ class FaustEngine:
         brokers = [f"kafka://{host}" for host in config.bootstrap.split(",")]
         app_settings: dict[str, Any] = {
             "broker": brokers,
+            "broker_credentials": broker_credentials(security()),
             # The API tells the engines of the group's members apart by this suffix.
             "broker_client_id": f"{config.app_id}-faust",
             "store": store,

@@ -95,7 +95,7 @@ class Ledger:
                           poller_message(run, micros(self._clock())))
 
     def fold(self, message: MessageLike) -> None:
-        """Fold one ledger message into its run; publish the run's end when it ends."""
+        """Fold one ledger message into its run; publish its progress and its end."""
         key, value = message.key(), message.value()
         partition = message.partition() or 0
         if key is None or value is None or partition not in self.runs:
@@ -120,6 +120,8 @@ class Ledger:
         self._outbox.send(self._config.sync_runs_topic,
                           entity_key(closing.org_id, "sync_run", closing.run_id),
                           closing.encode(self._codec), headers)
+        if closing.status == "started":
+            return  # progress of a running run, not its end
         self._metrics.sync_runs.labels(closing.run_type, closing.status).inc()
         if closing.started_at is not None:
             self._metrics.sync_run_duration.labels(closing.run_type).observe(

@@ -8,9 +8,10 @@ The poller's own lifecycle events (`tds.sync.started`, then `completed` or `fail
 `sent`, how many raw events it published) are folded in the same way. When the poller
 has finished and `seen` reaches `sent`, the worker publishes `tds.sync.completed` (or
 `tds.sync.failed` when the poller failed) with seen / changed / unchanged / failed /
-deleted. A run with no ledger message for `idle_timeout_s` is closed as
-`tds.sync.failed` ("stalled"): its poller died silently, or some of its events could not
-be attributed (a raw value too corrupt to read its run id).
+deleted; while events flow it repeats `tds.sync.started` with those counts every few
+seconds, so a running run shows what it changed. A run with no ledger message for
+`idle_timeout_s` is closed as `tds.sync.failed` ("stalled"): its poller died silently, or
+some of its events could not be attributed (a raw value too corrupt to read its run id).
 
 Counts are exact under exactly_once (the ledger message commits with the events); at
 least once, a redelivery after a crash may count an event twice.
@@ -32,6 +33,7 @@ COUNTED_BY = "streams"
 RUN_TYPE_OF_SOURCE = {"poll.full": "full", "poll.incremental": "incremental",
                       "poll.stock": "stock", "poll.manual": "manual"}
 OUTCOMES = ("changed", "deleted", "unchanged", "failed")
+PROGRESS_US = 3_000_000  # a running run's counts are reported at most this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,7 @@ class RunState:
     deleted: int = 0
     last_activity_us: int = 0
     done: bool = False
+    reported_us: int = 0  # when its counts were last reported while running
 
     def pack(self) -> bytes:
         """Bytes for the runs table."""
@@ -109,7 +112,7 @@ def apply(state: RunState | None, message: dict[str, Any], *, now_us: int,
           idle_timeout_s: float) -> tuple[RunState, SyncRunEvent | None]:
     """Fold one ledger message into the run; return the closing event when it closes."""
     run_id = str(message["run"])
-    current = state or RunState(run_id=run_id, last_activity_us=now_us)
+    current = state or RunState(run_id=run_id, last_activity_us=now_us, reported_us=now_us)
     kind = message.get("t")
     if current.done:
         return current, None
@@ -129,6 +132,8 @@ def apply(state: RunState | None, message: dict[str, Any], *, now_us: int,
             started_at_us=current.started_at_us or int(message.get("at") or now_us),
             last_activity_us=now_us,
         )
+    elif kind == "poller" and message.get("status") == "joined":
+        return replace(current, done=True), None  # another run does its work and counts
     elif kind == "poller":
         status = message.get("status")
         ended = status in ("completed", "failed")
@@ -158,14 +163,21 @@ def apply(state: RunState | None, message: dict[str, Any], *, now_us: int,
     if target is not None and current.seen >= target:
         status = "completed" if current.poller_status == "completed" else "failed"
         return _close(current, status, current.poller_error, now_us)
+    if kind == "count" and now_us - current.reported_us >= PROGRESS_US:
+        # While it runs: `started` again with what the run changed so far.
+        current = replace(current, reported_us=now_us)
+        return current, _event(current, "started", None, now_us)
     return current, None
 
 
 def _close(state: RunState, status: str, error: str | None,
            now_us: int) -> tuple[RunState, SyncRunEvent]:
-    closed = replace(state, done=True)
+    return replace(state, done=True), _event(state, status, error, now_us)
+
+
+def _event(state: RunState, status: str, error: str | None, now_us: int) -> SyncRunEvent:
     target = state.target
-    event = SyncRunEvent(
+    return SyncRunEvent(
         event_id=str(uuid.uuid4()),
         run_id=state.run_id,
         status=status,
@@ -185,4 +197,3 @@ def _close(state: RunState, status: str, error: str | None,
         error=error,
         configuration={"counted_by": COUNTED_BY},
     )
-    return closed, event

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 import tds.commands
 from tds.errors import SettingsError, TDSError
+from tds.kafka import use_security, verify_login
 from tds.settings import Settings, find_services_env, load_env_file
 
 
@@ -51,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         settings = Settings.from_env()
+        use_security(settings.kafka_security)
+        if (settings.kafka_security.protocol != "PLAINTEXT" and settings.kafka_bootstrap_servers
+                and getattr(args, "uses_kafka", True)):
+            verify_login(settings.kafka_bootstrap_servers)  # fail fast on a refused login
         return handler(args, settings)
     except SettingsError as exc:
         print(f"tds {args.command}: {exc}", file=sys.stderr)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from schemas.errors import TDSError
 
-__all__ = ["DatabaseTLSError", "MigrationError", "ProvisionError", "SettingsError",
-           "TDSError", "TopicError"]
+__all__ = ["DatabaseTLSError", "KafkaLoginError", "MigrationError", "ProvisionError",
+           "SettingsError", "TDSError", "TopicError"]
 
 
 class SettingsError(TDSError):
@@ -37,3 +37,7 @@ class TopicError(TDSError):
 
 class DatabaseTLSError(TDSError):
     """PostgreSQL's TLS handshake was refused (certificate, CA or host name): a setting to fix."""
+
+
+class KafkaLoginError(TDSError):
+    """Kafka refused the TLS handshake or the SASL login: a setting to fix."""

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from tds.errors import KafkaLoginError
+from tds.kafka_security import KafkaSecurity
+from tds.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 class MessageLike(Protocol):
@@ -23,10 +31,37 @@ class MessageLike(Protocol):
     def error(self) -> KafkaError | None: ...
 
 
+_security: KafkaSecurity | None = None
+
+
+def use_security(security: KafkaSecurity) -> None:
+    """Make `security` the TLS and SASL of every client this process builds (`tds` does,
+    from its Settings; other processes read the environment on first use)."""
+    global _security
+    _security = security
+
+
+def security() -> KafkaSecurity:
+    """This process's Kafka TLS and SASL, read from the environment once."""
+    global _security
+    if _security is None:
+        _security = Settings.from_env().kafka_security
+    return _security
+
+
+def client_config(bootstrap: str, **settings: Any) -> dict[str, Any]:
+    """Any client's settings: TDS_KAFKA_CONFIG's, then `settings`, then TLS and SASL.
+
+    Every producer, consumer and admin client of every process is built on this.
+    """
+    chosen = security()
+    return {**dict(chosen.extra), "bootstrap.servers": bootstrap, **settings,
+            **chosen.librdkafka()}
+
+
 def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
     """Settings of a durable producer: idempotent, acks=all, small linger for batching."""
-    config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
+    return client_config(bootstrap, **{
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 2,
@@ -34,15 +69,13 @@ def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
         "queue.buffering.max.messages": 200_000,
         "message.timeout.ms": 30_000,
         "client.id": "tds",
-    }
-    config.update(overrides)
-    return config
+        **overrides,
+    })
 
 
 def consumer_config(bootstrap: str, group: str, **overrides: Any) -> dict[str, Any]:
     """Settings of a consumer that commits explicitly and sees only committed data."""
-    config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
+    return client_config(bootstrap, **{
         "group.id": group,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
@@ -51,16 +84,47 @@ def consumer_config(bootstrap: str, group: str, **overrides: Any) -> dict[str, A
         "session.timeout.ms": 10_000,
         "heartbeat.interval.ms": 1_000,
         "client.id": f"tds-{group}",
-    }
-    config.update(overrides)
-    return config
+        **overrides,
+    })
 
 
 def admin_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
     """Settings of an admin client."""
-    config: dict[str, Any] = {"bootstrap.servers": bootstrap, "client.id": "tds-admin"}
-    config.update(overrides)
-    return config
+    return client_config(bootstrap, **{"client.id": "tds-admin", **overrides})
+
+
+# librdkafka retries a refused login or an untrusted certificate for ever: at start-up
+# these name the setting instead.
+_LOGIN_ERRORS = {
+    KafkaError._AUTHENTICATION: "Kafka refused the SASL login: check KAFKA_SASL_USERNAME, "
+                                "KAFKA_SASL_PASSWORD and KAFKA_SASL_MECHANISM",
+    KafkaError._SSL: "the TLS handshake with Kafka failed: check that KAFKA_SSL_CA_FILE "
+                     "signed the broker's certificate, KAFKA_SSL_CHECK_HOSTNAME and "
+                     "KAFKA_SSL_CERT_FILE/KAFKA_SSL_KEY_FILE",
+}
+
+
+def verify_login(bootstrap: str, *, timeout_s: float = 20.0) -> None:
+    """Raise KafkaLoginError naming the settings when the brokers refuse this process's
+    TLS or SASL; a broker that does not answer in `timeout_s` is left to the clients'
+    own retries (it may be starting)."""
+    refused: list[Any] = []  # KafkaErrors (error_cb's type says str too)
+    admin = AdminClient(admin_config(bootstrap, error_cb=refused.append, log_level=0,
+                                     **{"client.id": "tds-login-check"}))
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            admin.list_topics(timeout=1.0)
+            return
+        except KafkaException:
+            admin.poll(0)  # serves error_cb: the failed metadata request says only _TRANSPORT
+        for error in refused:
+            if error.code() in _LOGIN_ERRORS:
+                raise KafkaLoginError(f"{_LOGIN_ERRORS[error.code()]} "
+                                      f"(KAFKA_BOOTSTRAP_SERVERS={bootstrap}): {error.str()}")
+        refused.clear()
+    logger.warning("Kafka on %s did not answer in %.0f s; the clients keep trying",
+                   bootstrap, timeout_s)
 
 
 def read_to_end(consumer: Consumer, topic: str, ranges: Mapping[int, tuple[int, int]], *,

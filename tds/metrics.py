@@ -44,6 +44,10 @@ class Metrics:
     zoho_api_calls: Counter
     zoho_rate_limited: Counter
     zoho_budget_remaining: Gauge
+    zoho_budget_calls: Counter
+    zoho_budget_waits: Counter
+    zoho_budget_wait_seconds: Counter
+    zoho_budget_rate_limited: Counter
     zoho_token_refreshes: Counter
     projector_batch_size: Histogram
     projector_batch_latency: Histogram
@@ -108,6 +112,19 @@ class Metrics:
                 "tds_zoho_budget_remaining_requests",
                 "Zoho request budget left, by window (minute, day).",
                 ["window"], registry=reg, multiprocess_mode="mostrecent"),
+            zoho_budget_calls=Counter(
+                "tds_zoho_budget_calls", "Zoho requests granted, by priority class.",
+                ["priority"], registry=reg),
+            zoho_budget_waits=Counter(
+                "tds_zoho_budget_waits", "Zoho requests that waited for budget, by class.",
+                ["priority"], registry=reg),
+            zoho_budget_wait_seconds=Counter(
+                "tds_zoho_budget_wait_seconds", "Time Zoho requests waited for budget, by class.",
+                ["priority"], registry=reg),
+            zoho_budget_rate_limited=Counter(
+                "tds_zoho_budget_rate_limited",
+                "Zoho 429 answers, by priority class and Zoho code (44, 45, 1070).",
+                ["priority", "code"], registry=reg),
             zoho_token_refreshes=Counter(
                 "tds_zoho_token_refreshes", "Zoho access-token refreshes, by outcome.",
                 ["outcome"], registry=reg),

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tds.errors import SettingsError
+from tds.kafka_security import MECHANISMS, PROTOCOLS, KafkaSecurity, parse_properties
 from tds.secret import Secret
 
 ZOHO_DCS = ("com", "eu", "in", "com.au", "jp", "ca", "com.cn", "sa")
@@ -84,6 +85,31 @@ def _metrics_urls(raw: str) -> tuple[str, ...]:
 
 def _opt_str(raw: str) -> str | None:
     return raw.strip() or None
+
+
+def _opt_choice(options: tuple[str, ...]) -> Callable[[str], str | None]:
+    def parse(raw: str) -> str | None:
+        return _choice(options, upper=True)(raw) if raw.strip() else None
+
+    return parse
+
+
+def _file(raw: str) -> str | None:
+    path = raw.strip()
+    if path and not Path(path).is_file():
+        raise ValueError("is not a readable file")
+    return path or None
+
+
+def _properties(raw: str) -> tuple[tuple[str, str], ...]:
+    path = raw.strip()
+    if not path:
+        return ()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise ValueError("is not a readable properties file") from None
+    return parse_properties(text)
 
 
 def _secret(raw: str) -> Secret:
@@ -201,6 +227,31 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers", _bootstrap, "",
              "Kafka brokers (host:port,...); `make up` provisions one and writes it to "
              ".tds/services.env"),
+    Variable("KAFKA_SECURITY_PROTOCOL", "kafka_security_protocol", _choice(PROTOCOLS, upper=True),
+             "PLAINTEXT", "How every Kafka client connects: PLAINTEXT, SSL (TLS), SASL_PLAINTEXT "
+             "or SASL_SSL (TLS and a SASL login)"),
+    Variable("KAFKA_SSL_CA_FILE", "kafka_ssl_ca_file", _file, "",
+             "PEM file of the CA(s) that signed the brokers' certificates (default: the "
+             "system's trust store)"),
+    Variable("KAFKA_SSL_CERT_FILE", "kafka_ssl_cert_file", _file, "",
+             "PEM client certificate, for brokers that require one (with KAFKA_SSL_KEY_FILE)"),
+    Variable("KAFKA_SSL_KEY_FILE", "kafka_ssl_key_file", _file, "",
+             "PEM private key of KAFKA_SSL_CERT_FILE (unencrypted PKCS#8)"),
+    Variable("KAFKA_SSL_CHECK_HOSTNAME", "kafka_ssl_check_hostname", _bool, "true",
+             "Check that a broker's certificate names the host connected to"),
+    Variable("KAFKA_SASL_MECHANISM", "kafka_sasl_mechanism", _opt_choice(MECHANISMS), "",
+             "SASL login: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
+    Variable("KAFKA_SASL_USERNAME", "kafka_sasl_username", _opt_str, "",
+             "SASL user name"),
+    Variable("KAFKA_SASL_PASSWORD", "kafka_sasl_password", _secret, "",
+             "SASL password (masked in logs and output)"),
+    Variable("TDS_KAFKA_CONFIG", "kafka_config", _properties, "",
+             "A properties file (key=value) of further librdkafka settings for every "
+             "confluent-kafka client, e.g. `ssl.crl.location`; the faust engine's clients "
+             "take only the named KAFKA_* settings"),
+    Variable("TDS_KAFKA_SASL_SSL", "provision_kafka_sasl_ssl", _bool, "false",
+             "`make up` only: give the broker it starts a SASL_SSL listener too (throwaway CA, "
+             "SCRAM and PLAIN user), written to .tds/kafka-sasl.env"),
     Variable("DATABASE_URL", "database_url", _dsn, "",
              "PostgreSQL DSN for read models, cursors and the shared token cache; "
              "`?sslmode=verify-full&sslrootcert=/path/ca.crt` for TLS with hostname checks"),
@@ -303,6 +354,16 @@ class Settings:
     webhook_allow_unsigned: bool
     webhook_max_body_bytes: int
     kafka_bootstrap_servers: str | None
+    kafka_security_protocol: str
+    kafka_ssl_ca_file: str | None
+    kafka_ssl_cert_file: str | None
+    kafka_ssl_key_file: str | None
+    kafka_ssl_check_hostname: bool
+    kafka_sasl_mechanism: str | None
+    kafka_sasl_username: str | None
+    kafka_sasl_password: Secret
+    kafka_config: tuple[tuple[str, str], ...]
+    provision_kafka_sasl_ssl: bool
     database_url: str | None
     api_token: Secret
     api_open_reads: bool
@@ -350,7 +411,29 @@ class Settings:
                 problems.append(f"{var.env}={shown} {exc}")
         if problems:
             raise SettingsError(problems)
-        return cls(**values)
+        settings = cls(**values)
+        if problems := settings.kafka_security.problems():
+            raise SettingsError(problems)
+        return settings
+
+    def __repr__(self) -> str:
+        # Secrets mask themselves; the DSN's password is plain text inside the URL.
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.database_url:
+            shown["database_url"] = _without_password(self.database_url)
+        return f"Settings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+
+    __str__ = __repr__
+
+    @property
+    def kafka_security(self) -> KafkaSecurity:
+        """TLS and SASL of every Kafka client, with the TDS_KAFKA_CONFIG extras."""
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol, ca_file=self.kafka_ssl_ca_file,
+            cert_file=self.kafka_ssl_cert_file, key_file=self.kafka_ssl_key_file,
+            check_hostname=self.kafka_ssl_check_hostname,
+            sasl_mechanism=self.kafka_sasl_mechanism, username=self.kafka_sasl_username,
+            password=self.kafka_sasl_password, extra=self.kafka_config)
 
     @property
     def kafka(self) -> str:
@@ -385,6 +468,17 @@ class Settings:
             for f in fields(self)
             if isinstance(getattr(self, f.name), Secret) and getattr(self, f.name)
         ]
+
+
+def read_one(name: str, env: Mapping[str, str] | None = None) -> Any:
+    """One variable's value, for tools that need no full Settings (provisioning)."""
+    source = os.environ if env is None else env
+    var = next(v for v in VARIABLES if v.env == name)
+    raw = source.get(name, var.default)
+    try:
+        return var.parse(raw)
+    except ValueError as exc:
+        raise SettingsError([f"{name}={raw!r} {exc}"]) from None
 
 
 def load_env_file(

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from tds.kafka import client_config
 from tds.provision.__main__ import up
 from tds.provision.common import Services
 
@@ -40,7 +41,7 @@ def unique(prefix: str) -> str:
 @pytest.fixture
 def topic_factory(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
     """Create uniquely named topics; delete them after the test."""
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    admin = AdminClient(client_config(kafka_bootstrap))
     made: list[str] = []
 
     def make(prefix: str = "t", partitions: int = 3, config: dict[str, str] | None = None) -> str:

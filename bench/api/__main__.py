@@ -290,9 +290,11 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     try:
         run_id = await conn.fetchval(
             "SELECT sync_run_id FROM audit_log ORDER BY id DESC LIMIT 1")
-        # The run the 40,000-deep page starts after, in the API's order.
+        # The run the 40,000-deep page starts after, in the API's order (the last run when a
+        # small --scale seeds fewer: the deep rows then time an empty page).
+        depth = min(40_000, volumes.runs) - 1
         after = dict(await conn.fetchrow(
-            f"SELECT started_at, run_id FROM sync_runs {RUN_ORDER} OFFSET 39999 LIMIT 1"))
+            f"SELECT started_at, run_id FROM sync_runs {RUN_ORDER} OFFSET {depth} LIMIT 1"))
         cursor = cursor_of(after)
     finally:
         await conn.close()

@@ -24,7 +24,7 @@ class NullSink:
     """Accepts commands and publishes nothing."""
 
     async def publish(self, topic: str, value: bytes, *, key: bytes | None = None,
-                      headers: Headers | None = None) -> Any:
+                      headers: Headers | None = None, partition: int = -1) -> Any:
         return None
 
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,8 +43,14 @@ BENCHES = (
     Bench("projector", "bench.projector", ("--events", "50000"),
           ("--events", "10000", "--processes", "1"), "projector-*.json", 1800),
     Bench("streams", "bench.streams", (), ("--events", "50000"), "streams-*.json", 1800),
+    Bench("kafka_tls", "bench.kafka_tls", (),
+          ("--messages", "20000", "--rounds", "1", "--worker-events", "10000"),
+          "kafka_tls.json", 900),
     Bench("e2e", "bench.e2e", (), ("--duration-s", "10", "--backfill", "20000"), "e2e.json",
           1800),
+    Bench("demo_sync", "bench.demo_sync", (), ("--items", "1000", "--contacts", "200",
+                                               "--salesorders", "400", "--invoices", "400"),
+          "demo_sync.json", 1200),
     # `make chaos`'s run (its own Kafka and PostgreSQL): the promises under faults.
     Bench("chaos", "tests.chaos.scenario", ("--seconds", "300"), ("--seconds", "60"),
           "chaos.json", 1800),
@@ -54,11 +61,27 @@ def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def stamp(path: Path, run_id: str) -> None:
+    """Mark a benchmark's JSON output as written by run `run_id` (the report checks it)."""
+    doc = json.loads(path.read_text())
+    doc["run_id"] = run_id
+    path.write_text(json.dumps(doc, indent=2, default=str))
+
+
 def run_all(names: list[str] | None, *, quick: bool) -> dict[str, Any]:
-    """Run the chosen benchmarks (all by default); write and return bench/out/runs.json."""
+    """Run the chosen benchmarks (all by default); write and return bench/out/runs.json.
+
+    A full run starts from an empty bench/out, so nothing older can slip into its report; a
+    `--only` rerun keeps the other benchmarks' entries, each with its own run id.
+    """
     OUT.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(UTC)
+    run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    if names is None:
+        for old in [*OUT.glob("*.json"), *OUT.glob("*.md")]:
+            old.unlink()
     previous: dict[str, Any] = json.loads(RUNS.read_text()) if RUNS.is_file() else {}
-    log: dict[str, Any] = {"started": datetime.now(UTC).isoformat(timespec="seconds"),
+    log: dict[str, Any] = {"started": started.isoformat(timespec="seconds"), "run_id": run_id,
                            "quick": quick, "benchmarks": dict(previous.get("benchmarks", {}))}
     total = time.perf_counter()
     for bench in BENCHES:
@@ -76,7 +99,10 @@ def run_all(names: list[str] | None, *, quick: bool) -> dict[str, Any]:
         wall = time.perf_counter() - start
         written = sorted((p for p in OUT.glob(bench.output) if p.stat().st_mtime >= began),
                          key=lambda p: p.stat().st_mtime)
+        if written:
+            stamp(written[-1], run_id)
         log["benchmarks"][bench.name] = {
+            "run_id": run_id,
             "command": " ".join(["python", *command[1:]]), "exit": code, "wall_s": wall,
             "load_before": before, "load_after": _load(),
             "output": written[-1].name if written else None,

@@ -26,6 +26,7 @@ from typing import Any
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from tds.kafka import client_config
 from tds.migrate import apply
 from tds.settings import find_services_env, load_env_file
 
@@ -73,7 +74,7 @@ def measure(items: int, locations: int) -> dict[str, Any]:
         creds = _get(f"{url}/_sim/credentials", 120)
         tag = uuid.uuid4().hex[:8]
         topics = [f"bench.stock.raw.{tag}", f"bench.stock.runs.{tag}"]
-        admin = AdminClient({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"]})
+        admin = AdminClient(client_config(os.environ["KAFKA_BOOTSTRAP_SERVERS"]))
         for future in admin.create_topics(
                 [NewTopic(t, num_partitions=6, replication_factor=1) for t in topics]).values():
             future.result(timeout=30)

@@ -44,7 +44,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.streams.realtime import Realtime, behind_backlog
 from bench.streams.workload import events
-from tds.kafka import producer_config
+from tds.kafka import client_config, producer_config
 from tds.settings import find_services_env, load_env_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,8 +139,8 @@ def _measure(bootstrap: str, group: str, topic: str, total: int, timeout_s: floa
     """The steady state: from the group's first commit to its last one before the backlog
     was done (the final commit waits for the contender's next checkpoints, up to two commit
     intervals after its last event, so it would charge idle time to a finite backlog)."""
-    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                      "enable.auto.commit": False})
+    probe = Consumer(client_config(bootstrap, **{"group.id": group,
+                      "enable.auto.commit": False}))
     ends = _ends(probe, topic)
     tps = [TopicPartition(topic, p) for p in ends]
     end = sum(ends.values())
@@ -175,10 +175,9 @@ def _measure(bootstrap: str, group: str, topic: str, total: int, timeout_s: floa
 
 
 def _count(bootstrap: str, topic: str) -> int:
-    consumer = Consumer({"bootstrap.servers": bootstrap,
-                         "group.id": f"bench-count-{uuid.uuid4().hex}",
+    consumer = Consumer(client_config(bootstrap, **{"group.id": f"bench-count-{uuid.uuid4().hex}",
                          "isolation.level": "read_committed", "auto.offset.reset": "earliest",
-                         "enable.partition.eof": True})
+                         "enable.partition.eof": True}))
     ends = _ends(consumer, topic)
     consumer.assign([TopicPartition(topic, p, 0) for p in ends])
     open_parts, count = {p for p, e in ends.items() if e > 0}, 0
@@ -421,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     if services is not None:
         load_env_file(services)
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(client_config(bootstrap))
     meta = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
             "cpus": os.cpu_count(), "python": platform.python_version(),
             "load_before": round(os.getloadavg()[0], 2), "events": args.events,

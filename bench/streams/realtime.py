@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from bench.streams.workload import events
-from tds.kafka import producer_config
+from tds.kafka import client_config, producer_config
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,8 @@ def behind_backlog(bootstrap: str, *, engine: str, backlog: int, realtime_topic:
                    start_after: int = 1000, timeout_s: float = 300.0) -> Realtime:
     """Send `webhooks` realtime events at `rate_per_s` once the worker has emitted
     `start_after` backlog events, and time each one's way out."""
-    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-rt-{uuid.uuid4().hex}",
-                       "enable.auto.commit": False})
+    reader = Consumer(client_config(bootstrap, **{"group.id": f"bench-rt-{uuid.uuid4().hex}",
+                       "enable.auto.commit": False}))
     deadline = time.monotonic() + timeout_s
     while _synced_so_far(reader, synced_topic) < start_after:
         if time.monotonic() > deadline:

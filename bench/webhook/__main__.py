@@ -28,6 +28,7 @@ import confluent_kafka
 import orjson
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from tds.kafka import client_config
 from tds.settings import find_services_env, load_env_file
 
 OUT = Path(__file__).resolve().parents[1] / "out"
@@ -236,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     if not bootstrap:
         raise SystemExit("KAFKA_BOOTSTRAP_SERVERS is not set: run `make up` first")
     topic = f"bench.webhook-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(client_config(bootstrap))
     admin.create_topics([NewTopic(topic, 6, 1)])[topic].result(30)
     port = _free_port()
     env = {**os.environ, "ZOHO_WEBHOOK_SECRET": SECRET, "ZOHO_ORGANIZATION_ID": ORG,

@@ -152,6 +152,7 @@ async def run(url: str, *, rate: float, duration_s: float, warmup_s: float, secr
     loop = asyncio.get_running_loop()
     latencies: list[float] = []
     statuses: Counter[str] = Counter()
+    every: Counter[str] = Counter()  # warm-up included: the success rate counts every request
     total = int((warmup_s + duration_s) * rate)
     warm = int(warmup_s * rate)
     late = 0.0  # worst lag of the sender behind its schedule
@@ -174,6 +175,7 @@ async def run(url: str, *, rate: float, duration_s: float, warmup_s: float, secr
             status = await send(index)
         except (aiohttp.ClientError, OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
             status = type(exc).__name__
+        every[status] += 1
         if index >= warm:
             latencies.append(loop.time() - scheduled)
             statuses[status] += 1
@@ -203,6 +205,7 @@ async def run(url: str, *, rate: float, duration_s: float, warmup_s: float, secr
     return {
         "rate": rate, "duration_s": duration_s, "warmup_s": warmup_s, "client": client,
         "sent": len(latencies), "ok": ok, "statuses": dict(statuses),
+        "sent_all": sum(every.values()), "ok_all": every.get("200", 0),
         "achieved_per_s": ok / window,
         "p50_ms": percentile(latencies, 0.50) * 1000,
         "p90_ms": percentile(latencies, 0.90) * 1000,

@@ -14,7 +14,7 @@ from producers.pollers.messages import Message, raw_record
 from producers.pollers.publisher import KafkaPublisher
 from producers.zoho.client import ClientOptions, ZohoClient
 from producers.zoho.tokens import MemoryTokenStore
-from tds.kafka import producer_config
+from tds.kafka import client_config, producer_config
 from tds.metrics import Metrics
 from tds.settings import Settings
 
@@ -38,7 +38,7 @@ async def pull_with_tds(base: str, creds: dict[str, Any], *, per_page: int,
     sink: Any = _Count()
     publisher = None
     if bootstrap:
-        admin = AdminClient({"bootstrap.servers": bootstrap})
+        admin = AdminClient(client_config(bootstrap))
         admin.create_topics([NewTopic(topic, num_partitions=6,
                                       replication_factor=1)])[topic].result(timeout=30)
         publisher = sink = KafkaPublisher(producer_config(bootstrap))
@@ -60,9 +60,9 @@ async def pull_with_tds(base: str, creds: dict[str, Any], *, per_page: int,
             wall = time.monotonic() - started
             waited = zoho.limiter.waited_s
     finally:
-        if publisher is not None:
+        if publisher is not None and bootstrap:
             await publisher.close()
-            AdminClient({"bootstrap.servers": bootstrap}).delete_topics([topic])
+            AdminClient(client_config(bootstrap)).delete_topics([topic])
     requests = int(sum(s.value for m in metrics.zoho_api_calls.collect() for s in m.samples
                        if s.name.endswith("_total")))
     bound = requests / 100 * 60  # requests ÷ 100 per minute

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from producers.pollers.config import PollerConfig
 from producers.pollers.runs import SyncRun
 from producers.pollers.state import PollState
+from producers.zoho.budget import Priority
 from producers.zoho.entities import entity_def
 from producers.zoho.paging import Page
 
@@ -30,6 +31,10 @@ KnownIds = Callable[[str], AsyncIterator[str]]
 
 class ZohoSource(Protocol):
     """The calls the jobs make (the Zoho client; a stub in unit tests)."""
+
+    def for_class(self, priority: Priority) -> ZohoSource:
+        """The same source, its calls in `priority`'s budget class."""
+        ...
 
     def iter_pages(self, entity_type: str, *, modified_since: datetime | None = None,
                    per_page: int = 200, filter_by: str | None = None) -> AsyncIterator[Page]:
@@ -74,6 +79,7 @@ async def stock_sync(run: SyncRun, zoho: ZohoSource, state: PollState, config: P
     await run.start(expected)
     high: datetime | None = None
     async for page in zoho.iter_pages("item", modified_since=since, per_page=config.per_page):
+        run.page_read("stock", page.context)
         ids = page.ids()
         details = await zoho.get_item_details(ids) if ids else []
         await run.publish_records("stock", details, "item_id")
@@ -94,6 +100,7 @@ async def _pull(run: SyncRun, zoho: ZohoSource, state: PollState, config: Poller
     high: datetime | None = None
     async for page in zoho.iter_pages(entity_type, modified_since=since,
                                       per_page=config.per_page):
+        run.page_read(entity_type, page.context)
         await run.publish_records(entity_type, page.records, page.id_field, source=source)
         if seen_ids is not None:
             seen_ids.update(page.ids())

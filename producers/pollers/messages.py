@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from schemas.cloudevents import Headers, ce_headers
-from schemas.events import RawEvent, SyncRunEvent
+from schemas.events import RawEvent, SyncRunEntity, SyncRunEvent
 from schemas.topics import entity_key
 
 POLLED_CE_TYPE = "zoho.record.polled"
@@ -99,8 +99,10 @@ def run_event(
     failed: int = 0,
     error: str | None = None,
     configuration: Mapping[str, str] | None = None,
+    entities: Sequence[SyncRunEntity] = (),
 ) -> Message:
-    """tds.sync.started / completed / failed, keyed so a run's events stay in order."""
+    """tds.sync.started / completed / failed / joined, keyed so a run's events stay in
+    order."""
     event = SyncRunEvent(
         event_id=str(uuid.uuid4()),
         run_id=run_id,
@@ -118,6 +120,7 @@ def run_event(
         failed=failed,
         error=error,
         configuration=dict(configuration or {}),
+        entities=list(entities),
     )
     headers = ce_headers(f"tds.sync.{status}", CE_SOURCE, event_id=event.event_id, time=at,
                          subject=f"sync_run/{run_id}")

@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from producers.pollers import jobs
+from producers.pollers import jobs, joins
 from producers.pollers.config import MAX_PER_PAGE, PollerConfig, PollTopics
 from producers.pollers.errors import RunConflict
 from producers.pollers.messages import run_event
@@ -23,6 +23,7 @@ from producers.pollers.publisher import Sink
 from producers.pollers.runs import SyncRun
 from producers.pollers.scheduler import Periodic
 from producers.pollers.state import PollState, RunRecord
+from producers.zoho.budget import Priority
 from producers.zoho.entities import canonical
 from producers.zoho.errors import ZohoError
 from schemas.events import Command
@@ -31,6 +32,13 @@ from tds.metrics import Metrics
 logger = logging.getLogger(__name__)
 
 SOURCES = {"stock": "poll.stock", "incremental": "poll.incremental", "full": "poll.full"}
+
+
+def priority_of(record: RunRecord) -> Priority:
+    """A run's budget class: asked for by a person, scheduled, or a scheduled backfill."""
+    if record.trigger != "schedule":
+        return Priority.MANUAL
+    return Priority.FULL if record.run_type == "full" else Priority.SCHEDULED
 
 
 class Poller:
@@ -62,14 +70,17 @@ class Poller:
         """The scheduled runs (none when TDS_ENABLE_AUTO_SYNC is off)."""
         if not self.config.auto_sync:
             return []
-        jobs = [
-            Periodic("stock", self.config.stock_interval_s, ("item",), self.fire),
-            Periodic("incremental", self.config.reconcile_interval_s,
-                     self.config.entity_types, self.fire),
-        ]
+        # Widest first: at a fresh start the full sync fires, the incremental joins it
+        # and the stock sync waits for it to end (producers.pollers.joins).
+        jobs = []
         if self.config.full_interval_s > 0:
             jobs.append(Periodic("full", self.config.full_interval_s,
                                  self.config.entity_types, self.fire))
+        jobs += [
+            Periodic("incremental", self.config.reconcile_interval_s,
+                     self.config.entity_types, self.fire),
+            Periodic("stock", self.config.stock_interval_s, ("item",), self.fire),
+        ]
         return jobs
 
     async def fire(self, record: RunRecord) -> None:
@@ -97,15 +108,16 @@ class Poller:
         run = SyncRun(record, source=source, sink=self._sink, topics=self.topics,
                       state=self._state, heartbeat_s=config.heartbeat_s,
                       metrics=self._metrics)
+        zoho = self._zoho.for_class(priority_of(record))
         with contextlib.suppress(Exception):  # SyncRun reported the failure
             async with run:
                 if record.run_type == "stock":
                     sweep = record.configuration.get("full", "") in ("1", "true", "yes")
-                    await jobs.stock_sync(run, self._zoho, self._state, config, sweep=sweep)
+                    await jobs.stock_sync(run, zoho, self._state, config, sweep=sweep)
                 elif record.run_type == "incremental":
-                    await jobs.reconcile(run, self._zoho, self._state, config)
+                    await jobs.reconcile(run, zoho, self._state, config)
                 else:
-                    await jobs.full_sync(run, self._zoho, self._state, config,
+                    await jobs.full_sync(run, zoho, self._state, config,
                                          known_ids=self._known_ids, ids=ids)
         return run.record
 
@@ -140,9 +152,11 @@ class Poller:
                                      entity_types=command.entity_types, run_id=command.run_id,
                                      run_key=f"command:{command.run_id}")
             if await self._state.claim(record):
-                await self._fail(replace(record, status="failed", error=str(exc)))
+                await self._end_early(replace(record, status="failed", error=str(exc)))
             return
         options = {k: str(v) for k, v in command.options.items()}
+        if not command.ids and await self._join(command, run_type, types, options):
+            return
         record = self.new_record(
             run_type, trigger="command", entity_types=types, run_id=command.run_id,
             run_key=f"command:{command.run_id}",
@@ -155,18 +169,38 @@ class Poller:
             return
         await self._manual.put(record)
 
+    async def _join(self, command: Command, run_type: str, types: tuple[str, ...],
+                    options: dict[str, str]) -> bool:
+        """Join a running run that reads as much: the requested run ends `joined`, its
+        configuration naming the run doing the work (`joined`)."""
+        running = await self._state.running(self.config.org_id, self.config.stale_after_s)
+        cover = joins.covering(running, run_type, types,
+                               sweep=options.get("full", "") in joins.TRUE)
+        if cover is None:
+            return False
+        record = self.new_record(
+            run_type, trigger="command", entity_types=types, run_id=command.run_id,
+            run_key=f"command:{command.run_id}",
+            configuration={**options, "requested_by": command.requested_by,
+                           "command_id": command.command_id, "joined": cover.run_id})
+        if await self._state.claim(record):
+            logger.info("command %s: run %s joins running run %s (%s)", command.command_id,
+                        command.run_id, cover.run_id, cover.run_type)
+            await self._end_early(replace(record, status="joined"))
+        return True
+
     async def _manual_worker(self) -> None:
         while True:
             record = await self._manual.get()
             ids = [i for i in record.configuration.get("ids", "").split(",") if i]
             await self.execute(record, ids=ids)
 
-    async def _fail(self, record: RunRecord) -> None:
-        """Report a run that failed before it could start."""
+    async def _end_early(self, record: RunRecord) -> None:
+        """Report a run that ended before it could start (failed, or joined another)."""
         await self._state.finish(record)
         now = datetime.now(UTC)
         await self._sink.send_all(self.topics.runs, [run_event(
-            run_id=record.run_id, status="failed", run_type=record.run_type,
+            run_id=record.run_id, status=record.status, run_type=record.run_type,
             org_id=record.org_id, entity_types=record.entity_types, at=now, started_at=now,
             error=record.error, configuration=record.configuration)])
 

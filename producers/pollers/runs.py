@@ -1,8 +1,12 @@
 """One sync run: its ledger row, its lifecycle events and its counts.
 
     async with SyncRun(...) as run:        # claims nothing; emits tds.sync.started
+        run.page_read("item", page)        # pages and Zoho's total, per entity type
         await run.publish_records(...)     # raw events, acknowledged before returning
     # emits tds.sync.completed, or tds.sync.failed with the error when the block raised
+
+While it runs, `started` is repeated every `progress_s` with the counts so far (only when
+they moved), so `sync_runs` and the API show a run's progress, not just its end.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from producers.pollers.config import PollTopics
 from producers.pollers.messages import Message, raw_deleted, raw_record, run_event
 from producers.pollers.publisher import Sink
 from producers.pollers.state import PollState, RunRecord
+from schemas.events import SyncRunEntity
 from tds.metrics import Metrics
 
 logger = logging.getLogger(__name__)
@@ -42,6 +47,7 @@ class SyncRun:
         topics: PollTopics,
         state: PollState,
         heartbeat_s: float = 10.0,
+        progress_s: float = 3.0,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = _now,
     ) -> None:
@@ -51,6 +57,9 @@ class SyncRun:
         self._topics = topics
         self._state = state
         self._heartbeat_s = heartbeat_s
+        self._progress_s = progress_s
+        self._entities: dict[str, SyncRunEntity] = {}
+        self._reported: tuple[int, ...] = ()
         self._metrics = metrics
         self._clock = clock
         self.seen = self.sent = self.deleted = self.failed = 0
@@ -75,6 +84,7 @@ class SyncRun:
         self.started_at = self._clock()
         self._t0 = time.monotonic()
         await self._emit("started")
+        self._reported = self._progress()  # progress repeats `started` only once it moves
         self._beat = asyncio.create_task(self._heartbeat(), name=f"heartbeat-{self.run_id}")
         logger.info("sync run %s (%s, %s) started: %s", self.run_id, self.record.run_type,
                     self.record.trigger, ",".join(self.record.entity_types))
@@ -119,12 +129,52 @@ class SyncRun:
                     self.seen, self.sent, self.deleted)
 
     async def _heartbeat(self) -> None:
+        beat_at = time.monotonic()
         while True:
-            await asyncio.sleep(self._heartbeat_s)
+            await asyncio.sleep(min(self._heartbeat_s, self._progress_s))
             try:
-                await self._state.heartbeat([self.run_id])
+                if time.monotonic() - beat_at >= self._heartbeat_s:
+                    beat_at = time.monotonic()
+                    await self._state.heartbeat([self.run_id])
+                await self._report_progress()
             except Exception as exc:  # a missed beat is not fatal; the next may work
                 logger.warning("heartbeat of run %s failed: %s", self.run_id, exc)
+
+    async def _report_progress(self) -> None:
+        """Repeat `started` with the counts so far, when they moved."""
+        now = self._progress()
+        if now != self._reported:
+            self._reported = now
+            await self._emit("started")
+
+    def _progress(self) -> tuple[int, ...]:
+        return (self.seen, self.sent, self.failed, *(e.pages for e in self._entities.values()))
+
+    @property
+    def entities(self) -> list[SyncRunEntity]:
+        """Progress per entity type, in the order the run met them."""
+        return list(self._entities.values())
+
+    def page_read(self, entity_type: str, context: Mapping[str, Any]) -> None:
+        """Count a page read from Zoho; keep the total its page_context gives, if any."""
+        entity = self._entity(entity_type)
+        total = context.get("total")
+        self._entities[entity_type] = replace(
+            entity, pages=entity.pages + 1,
+            total=total if isinstance(total, int) and total >= 0 else entity.total)
+
+    def _entity(self, entity_type: str) -> SyncRunEntity:
+        return self._entities.get(entity_type) or SyncRunEntity(entity_type)
+
+    def _count(self, entity_type: str, *, seen: int = 0, sent: int = 0,
+               failed: int = 0) -> None:
+        self.seen += seen
+        self.sent += sent
+        self.failed += failed
+        entity = self._entity(entity_type)
+        self._entities[entity_type] = replace(entity, seen=entity.seen + seen,
+                                              sent=entity.sent + sent,
+                                              failed=entity.failed + failed)
 
     async def _emit(self, status: str, *, error: str | None = None) -> None:
         message = run_event(
@@ -132,7 +182,7 @@ class SyncRun:
             org_id=self.org_id, entity_types=self.record.entity_types, at=self._clock(),
             started_at=self.started_at, expected=self.expected, seen=self.seen,
             sent=self.sent, deleted=self.deleted, failed=self.failed, error=error,
-            configuration=self.record.configuration)
+            configuration=self.record.configuration, entities=self.entities)
         await self._sink.send_all(self._topics.runs, [message])
 
     async def publish_records(
@@ -147,18 +197,18 @@ class SyncRun:
         """Publish snapshots (records without an id are counted as failed)."""
         at = self._clock()
         messages: list[Message] = []
+        seen = 0
         for record in records:
-            self.seen += 1
+            seen += 1
             entity_id = record.get(id_field)
             if not entity_id:
-                self.failed += 1
                 continue
             messages.append(raw_record(org_id=self.org_id, entity_type=entity_type,
                                        entity_id=str(entity_id), record=record,
                                        source=source or self.source, run_id=self.run_id,
                                        at=at, attributes=attributes))
         sent = await self._sink.send_all(self._topics.raw, messages)
-        self.sent += sent
+        self._count(entity_type, seen=seen, sent=sent, failed=seen - len(messages))
         return sent
 
     async def publish_deleted(self, entity_type: str, ids: Sequence[str], id_field: str) -> int:
@@ -168,6 +218,6 @@ class SyncRun:
                                 id_field=id_field, source=self.source, run_id=self.run_id,
                                 at=at) for i in ids]
         sent = await self._sink.send_all(self._topics.raw, messages)
-        self.sent += sent
+        self._count(entity_type, sent=sent)
         self.deleted += sent
         return sent

@@ -25,6 +25,7 @@ from typing import Any
 
 import asyncpg
 
+from producers.pollers import joins
 from producers.pollers.config import PollerConfig
 from producers.pollers.state import PollState, RunRecord
 from tds import postgres
@@ -170,6 +171,7 @@ class Scheduler:
             stale = await self._state.sweep(self._config.stale_after_s)
             if stale:
                 await self._on_stale(stale)
+        running: list[RunRecord] | None = None
         for job in self._periodic:
             slot = slot_of(now, job.interval_s)
             if self._done.get(job.run_type, -1.0) >= slot:
@@ -177,9 +179,22 @@ class Scheduler:
             task = self._running.get(job.run_type)
             if task is not None and not task.done():
                 continue  # the previous run is still going; fire this slot when it ends
+            if running is None:
+                running = await self._state.running(self._config.org_id,
+                                                    self._config.stale_after_s)
+            cover = joins.covering(running, job.run_type, job.entity_types)
+            if cover is not None:
+                logger.info("scheduled %s run joins run %s (%s, %s), which reads as much",
+                            job.run_type, cover.run_id, cover.run_type, cover.trigger)
+                self._done[job.run_type] = slot
+                continue
+            if job.run_type != "full" and joins.full_read_running(running,
+                                                                      job.entity_types):
+                continue  # fire this slot once the full read ended, not beside it
             record = self._record(job, slot)
             if await self._state.claim(record, exclusive_s=self._config.stale_after_s):
                 self.fired.append(record)
+                running.append(record)
                 self._running[job.run_type] = asyncio.create_task(
                     job.fire(record), name=f"run-{record.run_key}")
             self._done[job.run_type] = slot

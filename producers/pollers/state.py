@@ -71,6 +71,10 @@ class PollState(Protocol):
         """One run by id."""
         ...
 
+    async def running(self, org_id: str, alive_s: float) -> list[RunRecord]:
+        """The org's started runs whose heartbeat is younger than `alive_s`."""
+        ...
+
     async def last_seen(self, org_id: str, run_type: str, entity_types: Sequence[str],
                         mode: str) -> int | None:
         """Records seen by the last completed run of this kind and mode (an estimate)."""
@@ -177,6 +181,14 @@ class PgPollState:
             f"SELECT {_COLUMNS} FROM poll_runs WHERE run_id = $1", run_id)
         return None if row is None else _record(row)
 
+    async def running(self, org_id: str, alive_s: float) -> list[RunRecord]:
+        """The org's started runs whose heartbeat is younger than `alive_s`, oldest first."""
+        rows = await self._pool.fetch(
+            f"""SELECT {_COLUMNS} FROM poll_runs WHERE org_id = $1 AND status = 'started'
+                   AND heartbeat_at > now() - make_interval(secs => $2::float8)
+               ORDER BY created_at""", org_id, alive_s)
+        return [_record(r) for r in rows]
+
     async def last_seen(self, org_id: str, run_type: str, entity_types: Sequence[str],
                         mode: str) -> int | None:
         """Seen count of the newest completed run with the same type, entities and mode."""
@@ -257,6 +269,12 @@ class MemoryPollState:
     async def run(self, run_id: str) -> RunRecord | None:
         """One run by id."""
         return next((r for r in self.runs.values() if r.run_id == run_id), None)
+
+    async def running(self, org_id: str, alive_s: float) -> list[RunRecord]:
+        """Started runs with a fresh heartbeat."""
+        limit = datetime.now(UTC) - timedelta(seconds=alive_s)
+        return [r for key, r in self.runs.items() if r.org_id == org_id
+                and r.status == "started" and self.beats[key] > limit]
 
     async def last_seen(self, org_id: str, run_type: str, entity_types: Sequence[str],
                         mode: str) -> int | None:

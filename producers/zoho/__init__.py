@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
+from producers.zoho.budget import Priority
 from producers.zoho.client import ClientOptions, ZohoClient
 from producers.zoho.entities import ENTITY_DEFS, ENTITY_TYPES, EntityDef, entity_def
 from producers.zoho.errors import ZohoError
@@ -29,9 +30,13 @@ async def open_client(
     metrics: Metrics | None = None,
     pool: asyncpg.Pool | None = None,
     options: ClientOptions | None = None,
+    priority: Priority = Priority.REALTIME,
 ) -> AsyncIterator[ZohoClient]:
-    """A ready client; the access token is shared through `pool` (or DATABASE_URL)."""
-    async with ZohoClient(settings, metrics=metrics, pool=pool, options=options) as client:
+    """A ready client; the access token and the request budget are shared through `pool`
+    (or DATABASE_URL). `priority` is the budget class of its calls (by default the top
+    one: completing webhook pings, writing back)."""
+    async with ZohoClient(settings, metrics=metrics, pool=pool, options=options,
+                          priority=priority) as client:
         yield client
 
 
@@ -41,6 +46,7 @@ __all__ = [
     "ClientOptions",
     "EntityDef",
     "Page",
+    "Priority",
     "ZohoClient",
     "ZohoError",
     "entity_def",

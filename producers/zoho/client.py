@@ -6,8 +6,11 @@ every coroutine using it. Paging lives in `producers.zoho.paging`.
 
 from __future__ import annotations
 
+import copy
 import logging
+import os
 import random
+import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +23,7 @@ import asyncpg
 from multidict import CIMultiDict
 
 from producers.zoho import dc
+from producers.zoho.budget import Ledger, PgLedger, Priority, dsn_connect
 from producers.zoho.entities import EntityDef, entity_def
 from producers.zoho.errors import (
     ZohoAuthError,
@@ -35,7 +39,7 @@ from producers.zoho.errors import (
     ZohoTokenThrottled,
 )
 from producers.zoho.paging import Page, iter_pages, list_page
-from producers.zoho.ratelimit import Clock, RateLimiter, RealClock
+from producers.zoho.ratelimit import SAFETY_S, WINDOW_S, Clock, RateLimiter, RealClock
 from producers.zoho.responses import Answer, classify, parse_envelope
 from producers.zoho.timefmt import record_modified
 from producers.zoho.tokens import (
@@ -71,6 +75,8 @@ class ClientOptions:
     token_margin_s: float = 300.0  # refresh this long before expiry (tokens live an hour)
     token_block_s: float = 600.0  # longest wait between probes of a token throttle
     token_probe_s: float = 60.0  # first wait after a throttle; doubles per refusal
+    # Serve the budget by class (False: first come, first served; for comparisons).
+    priorities: bool = True
 
 
 class ZohoClient:
@@ -87,6 +93,8 @@ class ZohoClient:
         options: ClientOptions | None = None,
         clock: Clock | None = None,
         limiter: RateLimiter | None = None,
+        ledger: Ledger | None = None,
+        priority: Priority = Priority.REALTIME,
     ) -> None:
         self._settings = settings
         self._metrics = metrics
@@ -97,6 +105,8 @@ class ZohoClient:
         self.options = options or ClientOptions()
         self._clock = clock or RealClock()
         self._limiter = limiter
+        self._ledger = ledger
+        self.priority = priority  # the budget class of calls that name none
         self._tokens: TokenProvider | None = None
         self._org: str | None = None
         self._rng = random.Random()
@@ -131,8 +141,28 @@ class ZohoClient:
             self._limiter = RateLimiter(per_minute=opts.per_minute,
                                         concurrency=opts.concurrency, daily=opts.daily,
                                         smooth=opts.smooth, clock=self._clock,
-                                        metrics=self._metrics)
+                                        metrics=self._metrics,
+                                        ledger=self._ledger or self._shared_ledger(settings))
         return self._tokens
+
+    def _shared_ledger(self, settings: Settings) -> Ledger | None:
+        """The org's budget queue in PostgreSQL, so every process shares one budget."""
+        connect = self._pool.acquire if self._pool is not None else (
+            dsn_connect(settings.database_url) if settings.database_url else None)
+        if connect is None:
+            return None  # this process alone: the limiter's in-memory queue
+        assert self._org is not None
+        return PgLedger(connect, org_id=self._org, owner=f"{socket.gethostname()}:{os.getpid()}",
+                        window_s=WINDOW_S + SAFETY_S, priorities=self.options.priorities)
+
+    def for_class(self, priority: Priority) -> ZohoClient:
+        """This client (same session, token and budget) with calls in `priority`'s class;
+        the view never closes the session (its parent does)."""
+        self._ready()
+        view = copy.copy(self)
+        view.priority = priority
+        view._owns_session = False
+        return view
 
     @property
     def organization_id(self) -> str:
@@ -186,15 +216,18 @@ class ZohoClient:
         binary: bool = False,
         method: str = "GET",
         body: Mapping[str, Any] | None = None,
+        priority: Priority | None = None,
     ) -> Answer:
         """Call `path` of `product` with retries; raise a ZohoError unless Zoho says success.
 
-        A write (`method` other than GET) is sent again only when Zoho surely did not apply
-        it (401 before a token refresh, 429 and 1070 budget refusals); a 5xx or a lost
-        connection may have applied it, so it is raised at once for the caller to decide.
+        `priority` is the call's budget class (default: the client's `priority`). A write
+        (`method` other than GET) is sent again only when Zoho surely did not apply it (401
+        before a token refresh, 429 and 1070 budget refusals); a 5xx or a lost connection
+        may have applied it, so it is raised at once for the caller to decide.
         """
+        klass = self.priority if priority is None else priority
         if method != "GET":
-            return await self._write(product, path, params, endpoint, method, body)
+            return await self._write(product, path, params, endpoint, method, body, klass)
         tokens = self._ready()
         limiter = self.limiter
         name = endpoint or path.strip("/")
@@ -208,7 +241,7 @@ class ZohoClient:
                 try:
                     token = await tokens.get(self._post_form(session), reject=rejected)
                     answer = await self._send(session, token, product, path, query, name,
-                                              binary)
+                                              binary, klass)
                 except (ZohoTokenThrottled, ZohoDailyLimitExceeded):
                     raise  # waiting minutes or hours inside one call helps nobody
                 except ZohoError as exc:
@@ -249,7 +282,7 @@ class ZohoClient:
 
     async def _write(self, product: str, path: str, params: Mapping[str, str] | None,
                      endpoint: str | None, method: str,
-                     body: Mapping[str, Any] | None) -> Answer:
+                     body: Mapping[str, Any] | None, priority: Priority) -> Answer:
         tokens = self._ready()
         limiter = self.limiter
         name = endpoint or path.strip("/")
@@ -261,7 +294,7 @@ class ZohoClient:
             while True:
                 token = await tokens.get(self._post_form(session), reject=rejected)
                 answer = await self._send(session, token, product, path, query, name, False,
-                                          method=method, body=body)
+                                          priority, method=method, body=body)
                 error = classify(answer, name)
                 if error is None:
                     limiter.success()
@@ -296,6 +329,7 @@ class ZohoClient:
         query: Mapping[str, str],
         name: str,
         binary: bool,
+        priority: Priority,
         *,
         method: str = "GET",
         body: Mapping[str, Any] | None = None,
@@ -305,7 +339,7 @@ class ZohoClient:
             query, quote_via=quote)
         headers = {"Authorization": f"Zoho-oauthtoken {token.access_token}"}
         timeout = aiohttp.ClientTimeout(total=self.options.timeout_s)
-        async with self.limiter.slot():
+        async with self.limiter.slot(priority):
             try:
                 async with session.request(method, url, headers=headers, timeout=timeout,
                                            json=body) as resp:
@@ -318,7 +352,7 @@ class ZohoClient:
                 raise ZohoTimeout(f"{name}: {type(exc).__name__}: {exc}", endpoint=name) from exc
         self._count(name, str(status))
         if status == 429:
-            self._rate_limited(answer_body)
+            self._rate_limited(answer_body, priority)
         else:
             self.limiter.observe(answer_headers)
         envelope = None if binary and content_type.startswith("image/") else \
@@ -348,12 +382,13 @@ class ZohoClient:
         if self._metrics is not None:
             self._metrics.zoho_api_calls.labels(endpoint=endpoint, status=status).inc()
 
-    def _rate_limited(self, body: bytes) -> None:
+    def _rate_limited(self, body: bytes, priority: Priority) -> None:
         if self._metrics is None:
             return
         envelope = parse_envelope(body)
-        code = envelope.get("code") if envelope else None
-        self._metrics.zoho_rate_limited.labels(code=str(code)).inc()
+        code = str(envelope.get("code") if envelope else None)
+        self._metrics.zoho_rate_limited.labels(code=code).inc()
+        self._metrics.zoho_budget_rate_limited.labels(priority=priority.label, code=code).inc()
 
     def _learn_offset(self, records: Sequence[dict[str, Any]]) -> None:
         for record in records[:1]:

@@ -94,6 +94,12 @@ class ZohoDailyLimitExceeded(ZohoError):
         self.resume_at = resume_at
 
 
+class ZohoBudgetUnavailable(ZohoError):
+    """The shared request budget (PostgreSQL) could not be read; retried with backoff."""
+
+    retriable = True
+
+
 class ZohoServerError(ZohoError):
     """Zoho answered 5xx (or code 1000, internal error)."""
 

@@ -1,7 +1,8 @@
-"""The request budget of one Zoho organization, spent carefully.
+"""The request budget of one Zoho organization, spent carefully and by priority.
 
 Three budgets: requests per minute (paced evenly and never more than the limit in any
-window, so the server's fixed windows are never exceeded), requests per day (a 429/45
+window, so the server's fixed windows are never exceeded; served by priority class
+through a `producers.zoho.budget` ledger, shared in PostgreSQL), requests per day (a 429/45
 suspends every call until the reset) and requests in flight (lowered on 429/1070, raised
 again slowly). The `X-Rate-Limit-*` headers are read so that several processes sharing
 one organization back off when the server says the minute is spent.
@@ -10,18 +11,23 @@ one organization back off when the server says the minute is spent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Protocol
 
+from producers.zoho.budget import Ledger, MemoryLedger, Priority, Ticket
 from producers.zoho.errors import ZohoDailyLimitExceeded
 from tds.metrics import Metrics
 
 logger = logging.getLogger(__name__)
+
+WINDOW_S = 60.0  # Zoho's per-minute window
+SAFETY_S = 0.25  # covers network jitter between our clock and the server's
+MAX_ASKS = 1_000_000  # a bound on one request's wait (polls are 50 ms: ~14 h)
 
 
 class Clock(Protocol):
@@ -57,27 +63,33 @@ class RateLimiter:
         per_minute: int = 100,
         concurrency: int = 4,
         daily: int | None = None,
-        window_s: float = 60.0,
-        safety_s: float = 0.25,
+        window_s: float = WINDOW_S,
+        safety_s: float = SAFETY_S,
         smooth: bool = True,
         max_suspend_s: float = 3600.0,
+        recheck_s: float = 1.0,
         clock: Clock | None = None,
         metrics: Metrics | None = None,
+        ledger: Ledger | None = None,
+        poll_s: float = 0.05,
     ) -> None:
         self.per_minute = per_minute
         self.max_concurrency = concurrency
         self.concurrency = concurrency
         self.daily = daily
         self._window_s = window_s
-        self._safety_s = safety_s  # covers network jitter between our clock and the server's
         self._smooth = smooth
         self._max_suspend_s = max_suspend_s
+        self._recheck_s = recheck_s
         self._clock = clock or RealClock()
         self._metrics = metrics
-        self._sent: deque[float] = deque()  # reserved send times inside the window
-        self._next_at = 0.0
+        self._ledger: Ledger = ledger or MemoryLedger(
+            time=self._clock.time, window_s=window_s + safety_s)
+        self._poll_s = poll_s
+        self._not_before = 0.0  # after a 429/44: nobody sends before the server's reset
         self._in_flight = 0
         self._cond = asyncio.Condition()
+        self._configured_per_minute = per_minute
         self._server_remaining: int | None = None
         self._server_reset_at = 0.0
         self._sent_since_header = 0
@@ -94,9 +106,9 @@ class RateLimiter:
         return self._in_flight
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Wait for budget, hold one in-flight place for the block."""
-        await self._admit()
+    async def slot(self, priority: Priority) -> AsyncIterator[None]:
+        """Wait for budget in `priority`'s class, hold one in-flight place for the block."""
+        await self._admit(priority)
         try:
             yield
         finally:
@@ -104,47 +116,59 @@ class RateLimiter:
                 self._in_flight -= 1
                 self._cond.notify_all()
 
-    async def _admit(self) -> None:
+    async def _admit(self, priority: Priority) -> None:
         self._check_suspended()
+        ticket = Ticket(priority)
+        waited = 0.0
+        try:
+            for _ in range(MAX_ASKS):  # bounded: each pass waits for a known moment or polls
+                wait = self._hold_s()
+                if wait <= 0:
+                    answer = await self._ledger.take(ticket, per_minute=self.per_minute,
+                                                     pace_s=self._pace_s())
+                    if answer.granted:
+                        break
+                    wait = answer.wait_s if answer.head else max(answer.wait_s, self._poll_s)
+                if self.per_minute < self._configured_per_minute:
+                    # Under a lowered limit (a 429 storm's 3 a minute paces 20 s apart) ask
+                    # again each `recheck_s`, so a ping goes within a second of its end.
+                    wait = min(wait, self._recheck_s)
+                waited += wait
+                await self._clock.sleep(wait)
+                self._check_suspended()
+            else:
+                raise RuntimeError(f"no Zoho budget after {MAX_ASKS} asks")
+        except BaseException:
+            # Off the queue, or a dead ticket would head it until it expires.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._ledger.leave(ticket))
+            raise
         async with self._cond:
             while self._in_flight >= self.concurrency:
                 await self._cond.wait()
             self._in_flight += 1
-        try:
-            at = self._reserve()
-            for _ in range(1000):  # bounded: each pass waits for a later, known moment
-                now = self._clock.time()
-                wait = at - now
-                if self._server_remaining is not None and now < self._server_reset_at and \
-                        self._server_remaining - self._sent_since_header <= 0:
-                    wait = max(wait, self._server_reset_at - now)
-                if wait <= 0:
-                    break
-                self.waited_s += wait
-                await self._clock.sleep(wait)
-                self._check_suspended()
-            self._sent_since_header += 1
-            self._count_day()
-        except BaseException:
-            async with self._cond:
-                self._in_flight -= 1
-                self._cond.notify_all()
-            raise
+        self._sent_since_header += 1
+        self._count_day()
+        self.waited_s += waited
+        if self._metrics is not None:
+            self._metrics.zoho_budget_calls.labels(priority=priority.label).inc()
+            if waited > 0:
+                self._metrics.zoho_budget_waits.labels(priority=priority.label).inc()
+                self._metrics.zoho_budget_wait_seconds.labels(priority=priority.label).inc(
+                    waited)
 
-    def _reserve(self) -> float:
-        """Book the earliest send time that keeps pace and the sliding window."""
+    def _pace_s(self) -> float:
+        return self._window_s / self.per_minute if self._smooth else 0.0
+
+    def _hold_s(self) -> float:
+        """How long every class must hold off: a 429/44, or the server's headers say the
+        window is spent (other clients of the org may spend it too)."""
         now = self._clock.time()
-        horizon = self._window_s + self._safety_s
-        while self._sent and self._sent[0] <= now - horizon:
-            self._sent.popleft()
-        at = max(now, self._next_at)
-        if len(self._sent) >= self.per_minute:
-            at = max(at, self._sent[-self.per_minute] + horizon)
-        self._sent.append(at)
-        pace = self._window_s / self.per_minute if self._smooth else 0.0
-        self._next_at = at + pace
-        self._gauge("minute", self.per_minute - len(self._sent))
-        return at
+        wait = self._not_before - now
+        if self._server_remaining is not None and now < self._server_reset_at and \
+                self._server_remaining - self._sent_since_header <= 0:
+            wait = max(wait, self._server_reset_at - now)
+        return wait
 
     def _check_suspended(self) -> None:
         now = self._clock.time()
@@ -174,9 +198,9 @@ class RateLimiter:
         except (KeyError, ValueError):
             return
         limit = headers.get("X-Rate-Limit-Limit", "")
+        now = self._clock.time()
         if limit.isdigit() and int(limit) > 0:
             self.per_minute = int(limit)
-        now = self._clock.time()
         reset_at = now + reset_in
         same_window = abs(reset_at - self._server_reset_at) < 1.5 and now < self._server_reset_at
         known = self._server_remaining
@@ -203,7 +227,7 @@ class RateLimiter:
             self._server_reset_at = now + self._window_s
         self._server_remaining = 0
         self._sent_since_header = 0
-        self._next_at = max(self._next_at, self._server_reset_at)
+        self._not_before = max(self._not_before, self._server_reset_at)
         return self._server_reset_at - now
 
     def daily_exhausted(self) -> ZohoDailyLimitExceeded:

@@ -49,7 +49,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
     from consumers.failures import FailureRouter
     from consumers.images import STAGE, ImageCache, ImageStore
     from consumers.offsets import PgOffsetStore
-    from producers.zoho import open_client
+    from producers.zoho import Priority, open_client
     from projections.database import open_pool
     from tds.kafka import producer_config
     from tds.metrics import Metrics, serve_metrics
@@ -67,7 +67,8 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
     router = FailureRouter(producer=producer, policy=RetryPolicy(settings.retry_delays_s),
                            group=args.group, stage=STAGE, metrics=metrics)
     try:
-        async with open_client(settings, metrics=metrics, pool=pool) as zoho:
+        async with open_client(settings, metrics=metrics, pool=pool,
+                               priority=Priority.IMAGES) as zoho:
             cache = ImageCache(pool=pool, source=zoho, store=ImageStore(settings.image_path),
                                router=router, metrics=metrics, group=args.group,
                                concurrency=args.concurrency)

@@ -17,7 +17,7 @@ def register(sub: Any) -> None:
     """Add the subcommand."""
     parser = sub.add_parser("migrate", help="apply pending SQL migrations (safe to repeat)")
     parser.add_argument("--schema", help="PostgreSQL schema to migrate (default: search_path)")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, uses_kafka=False)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -23,7 +23,7 @@ from producers.pollers.publisher import KafkaPublisher
 from producers.pollers.runner import Poller
 from producers.pollers.scheduler import Leadership, Scheduler
 from producers.pollers.state import PgPollState
-from producers.zoho import open_client
+from producers.zoho import Priority, open_client
 from schemas.topics import COMMANDS, RAW_BULK, SYNC_RUNS
 from tds import postgres
 from tds.kafka import consumer_config, producer_config
@@ -107,7 +107,9 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         publisher = KafkaPublisher(producer_config(settings.kafka, **{"client.id": "tds-poll"}),
                                    metrics=metrics)
-        async with open_client(settings, metrics=metrics, pool=pool) as zoho, publisher:
+        # Each run takes the budget class of its kind (`Poller.execute`); FULL is a floor.
+        async with open_client(settings, metrics=metrics, pool=pool,
+                               priority=Priority.FULL) as zoho, publisher:
             state = PgPollState(pool)
             poller = Poller(config=config, topics=topics, zoho=zoho, sink=publisher,
                             state=state, known_ids=known_ids_from(pool, config.org_id),

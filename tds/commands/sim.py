@@ -12,7 +12,7 @@ def register(sub: Any) -> None:
     """Add the subcommand; everything after `sim` goes to the simulator's parser."""
     parser = sub.add_parser("sim", help="run the Zoho Books/Inventory simulator",
                             add_help=False)
-    parser.set_defaults(handler=run, passthrough=True)
+    parser.set_defaults(handler=run, uses_kafka=False, passthrough=True)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -43,8 +43,8 @@ def register(sub: Any) -> None:
     parser.add_argument("--concurrency", type=int, default=4,
                         help="commands of different records in flight (default 4)")
     parser.add_argument("--per-minute", type=int, default=100,
-                        help="Zoho requests per minute this process may spend (default 100, "
-                        "Zoho's limit)")
+                        help="the organization's Zoho requests per minute (default 100, "
+                        "Zoho's limit); every TDS process shares it through PostgreSQL")
     add_metrics_options(parser)
     parser.set_defaults(handler=run)
 
@@ -96,7 +96,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
     from consumers.offsets import PgOffsetStore
     from consumers.outbound.writer import STAGE, OutboundWriter
     from producers.publisher import Publisher
-    from producers.zoho import ClientOptions, open_client
+    from producers.zoho import ClientOptions, Priority, open_client
     from projections.database import open_pool
     from tds.kafka import producer_config
     from tds.metrics import Metrics, serve_metrics
@@ -119,11 +119,12 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
     publisher = Publisher.create(producer_config(settings.kafka,
                                                  **{"client.id": "tds-writer"}),
                                  metrics=metrics)
-    # Write-backs spend the org's one budget through the shared client (writes before
-    # bulk polling: this process's own share, --per-minute).
+    # Write-backs spend the org's one budget (shared through PostgreSQL) in its top
+    # class, with webhook pings: a backfill never holds an ERP change back.
     options = ClientOptions(per_minute=args.per_minute)
     try:
-        async with open_client(settings, metrics=metrics, pool=pool, options=options) as zoho, \
+        async with open_client(settings, metrics=metrics, pool=pool, options=options,
+                               priority=Priority.REALTIME) as zoho, \
                 publisher:
             writer = OutboundWriter(pool=pool, zoho=ZohoWrites(zoho), publisher=publisher,
                                     router=router, metrics=metrics, group=args.group,

@@ -8,6 +8,7 @@ broker+controller runs from them on 127.0.0.1.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 import os
@@ -15,6 +16,8 @@ import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +33,7 @@ from tds.provision.common import (
     wait_until,
 )
 from tds.provision.kafka_bin import install_scripts
+from tds.provision.kafka_tls import SecureListener
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +117,8 @@ def install_tools() -> Path:
 
 
 def metadata_ok(bootstrap: str, timeout_s: float = 3.0) -> bool:
-    """Whether a metadata request to `bootstrap` succeeds."""
+    """Whether a metadata request to `bootstrap` succeeds (plaintext, not client_config:
+    provisioning checks the local node's PLAINTEXT listener whatever TDS's clients use)."""
     admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000,
                          "log_level": 0})
     try:
@@ -131,11 +136,25 @@ class KafkaNode:
     port: int
     controller_port: int
     pid: int
+    secure_port: int | None = None  # the SASL_SSL listener's, when started with one
 
     @property
     def bootstrap(self) -> str:
         """host:port of the broker listener."""
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def secure(self) -> SecureListener | None:
+        """The SASL_SSL listener, when the node has one."""
+        if self.secure_port is None:
+            return None
+        return SecureListener(folder=self.home / "tls", port=self.secure_port)
+
+    def save(self) -> None:
+        """Record the node so later calls (and `make down`) find it."""
+        _state_file().write_text(json.dumps({
+            "port": self.port, "controller_port": self.controller_port, "pid": self.pid,
+            "secure_port": self.secure_port}))
 
     @property
     def log_file(self) -> Path:
@@ -155,18 +174,27 @@ def _java() -> str:
     return str(java)
 
 
-def _write_config(home: Path, port: int, controller_port: int) -> Path:
+def _write_config(home: Path, port: int, controller_port: int,
+                  secure: SecureListener | None = None) -> Path:
     data, logs = home / "data", home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     config = home / "server.properties"
+    listeners = f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}"
+    advertised = f"PLAINTEXT://127.0.0.1:{port}"
+    protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    if secure is not None:
+        listeners += f",SASL_SSL://127.0.0.1:{secure.port}"
+        advertised += f",SASL_SSL://{secure.bootstrap}"
+        protocols += ",SASL_SSL:SASL_SSL"
     config.write_text("\n".join([
         "process.roles=broker,controller",
         "node.id=1",
         f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
-        f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+        f"listeners={listeners}",
+        f"advertised.listeners={advertised}",
         "controller.listener.names=CONTROLLER",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        f"listener.security.protocol.map={protocols}",
+        *(secure.broker_properties() if secure is not None else []),
         "inter.broker.listener.name=PLAINTEXT",
         f"log.dirs={data}",
         "num.partitions=1",
@@ -227,27 +255,30 @@ def _cluster_id() -> str:
             return cluster_id
 
 
-def start_node(timeout_s: float = 120.0) -> KafkaNode:
-    """Format fresh KRaft storage and start one node on free ports."""
+def start_node(timeout_s: float = 120.0, *, secure: bool = False) -> KafkaNode:
+    """Format fresh KRaft storage and start one node on free ports; `secure` adds a
+    SASL_SSL listener (throwaway certificates, a SCRAM and PLAIN user)."""
     lib = resolve_jars()
     home = kafka_home()
     shutil.rmtree(home / "data", ignore_errors=True)
     shutil.rmtree(home / "logs", ignore_errors=True)
     port, controller_port = free_port(), free_port()
-    config = _write_config(home, port, controller_port)
+    listener = SecureListener.create(home / "tls", free_port()) if secure else None
+    config = _write_config(home, port, controller_port, listener)
     cluster_id = _cluster_id()
     result = subprocess.run(
         [_java(), "-cp", f"{lib}/*",
          f"-Dlog4j2.configurationFile={home / 'log4j2.properties'}",
-         "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
+         "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config),
+         *(listener.scram_arguments() if listener is not None else [])],
         capture_output=True, text=True, timeout=120, check=False,
     )
     if result.returncode != 0:
         raise ProvisionError(f"kafka StorageTool format failed:\n{result.stdout}{result.stderr}")
     pid = _launch(home, lib, config)
-    node = KafkaNode(home=home, port=port, controller_port=controller_port, pid=pid)
-    _state_file().write_text(json.dumps({"port": port, "controller_port": controller_port,
-                                         "pid": pid}))
+    node = KafkaNode(home=home, port=port, controller_port=controller_port, pid=pid,
+                     secure_port=listener.port if listener is not None else None)
+    node.save()
     wait_until(lambda: metadata_ok(node.bootstrap), timeout_s, f"Kafka on {node.bootstrap}",
                node.log_file)
     logger.info("Kafka %s running on %s (pid %d)", KAFKA_VERSION, node.bootstrap, pid)
@@ -264,17 +295,16 @@ def running_node(wait_s: float = 60.0) -> KafkaNode | None:
         return None
     state = json.loads(path.read_text())
     node = KafkaNode(home=kafka_home(), port=state["port"],
-                     controller_port=state["controller_port"], pid=state["pid"])
+                     controller_port=state["controller_port"], pid=state["pid"],
+                     secure_port=state.get("secure_port"))
     config = node.home / "server.properties"
     if not pid_alive(node.pid):
         if not (config.is_file() and (node.home / "data" / "meta.properties").is_file()):
             return None
         logger.info("Kafka on %s is stopped; starting it on its data", node.bootstrap)
         pid = _launch(node.home, resolve_jars(), config)
-        node = KafkaNode(home=node.home, port=node.port, controller_port=node.controller_port,
-                         pid=pid)
-        path.write_text(json.dumps({"port": node.port, "controller_port": node.controller_port,
-                                    "pid": pid}))
+        node = dataclasses.replace(node, pid=pid)
+        node.save()
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if metadata_ok(node.bootstrap):
@@ -292,18 +322,27 @@ def restart_node(node: KafkaNode, timeout_s: float = 120.0, down_s: float = 0.0)
     time.sleep(down_s)
     config = node.home / "server.properties"
     pid = _launch(node.home, resolve_jars(), config)
-    fresh = KafkaNode(home=node.home, port=node.port, controller_port=node.controller_port,
-                      pid=pid)
-    _state_file().write_text(json.dumps({"port": fresh.port,
-                                         "controller_port": fresh.controller_port, "pid": pid}))
+    fresh = dataclasses.replace(node, pid=pid)
+    fresh.save()
     wait_until(lambda: metadata_ok(fresh.bootstrap), timeout_s, f"Kafka on {fresh.bootstrap}",
                fresh.log_file)
     return fresh
 
 
-def ensure_kafka() -> str:
-    """Bootstrap servers of a reachable Kafka: the configured one, a running one, or a new one."""
+def ensure_kafka(*, secure: bool = False) -> str:
+    """Bootstrap servers of a reachable Kafka: the configured one, a running one, or a new one.
+
+    `secure`: the node must have a SASL_SSL listener (see `secure_listener`); one started
+    without it is not changed behind its users' backs.
+    """
     configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if secure:
+        node = running_node()
+        if node is not None and node.secure_port is None:
+            raise ProvisionError(
+                f"Kafka on {node.bootstrap} runs without a SASL_SSL listener: "
+                "`make down`, then `TDS_KAFKA_SASL_SSL=true make up` formats a new one")
+        return (node or start_node(secure=True)).bootstrap
     if configured:
         if metadata_ok(configured, timeout_s=10.0):
             return configured
@@ -314,6 +353,15 @@ def ensure_kafka() -> str:
             )
     node = running_node() or start_node()
     return node.bootstrap
+
+
+def secure_listener() -> SecureListener | None:
+    """The SASL_SSL listener of the node this project started, if it has one."""
+    path = _state_file()
+    if not path.is_file():
+        return None
+    port = json.loads(path.read_text()).get("secure_port")
+    return None if port is None else SecureListener(folder=kafka_home() / "tls", port=port)
 
 
 def stop_kafka() -> bool:
@@ -327,3 +375,34 @@ def stop_kafka() -> bool:
     _reap(pid)
     path.unlink(missing_ok=True)
     return was_running
+
+
+@contextmanager
+def private_node(root: Path, *, secure: bool = False) -> Iterator[KafkaNode]:
+    """A node of the caller's own under `root` (jars linked from the shared cache), stopped
+    afterwards: for tests and benchmarks that must not touch the shared broker."""
+    shared_lib = kafka_home() / "lib"
+
+    @contextmanager
+    def cache_at_root() -> Iterator[Path]:
+        saved = os.environ.get("TDS_CACHE_DIR")
+        os.environ["TDS_CACHE_DIR"] = str(root)
+        try:
+            yield kafka_home()
+        finally:
+            if saved is None:
+                os.environ.pop("TDS_CACHE_DIR", None)
+            else:
+                os.environ["TDS_CACHE_DIR"] = saved
+
+    with cache_at_root() as home:
+        home.mkdir(parents=True, exist_ok=True)
+        if shared_lib.is_dir() and not (home / "lib").exists():
+            (home / "lib").symlink_to(shared_lib, target_is_directory=True)
+        node = start_node(secure=secure)
+        install_tools()  # Kafka's console scripts beside it
+    try:
+        yield node
+    finally:
+        with cache_at_root():
+            stop_kafka()

@@ -1,6 +1,7 @@
 """The chaos report's account of process exits (no services needed)."""
 
-from tests.chaos.scenario import Fault, failures, unexpected_exits
+from tests.chaos.report import failures
+from tests.chaos.scenario import Fault, unexpected_exits
 
 LOG = """\
 06:50:18 WARNING tds.supervisor: relay exited with -9 after 24.6s; restarting in 0.5s
@@ -26,9 +27,32 @@ def test_a_quiet_log_has_none() -> None:
 
 
 def test_an_unexplained_exit_fails_the_run() -> None:
-    report = {"converged": True, "faults": [], "unexplained_dead_letters": [],
-              "config": {"recovery_timeout_s": 30}}
+    report = {"event_path": {"converged": True}, "whole_system": {"converged": True},
+              "faults": [], "unexplained_dead_letters": [], "config": {"recovery_timeout_s": 30}}
     assert failures(report) == []
     line = "06:51:02 WARNING tds.supervisor: worker-2 exited with -11 after 70.1s"
     assert failures({**report, "unexpected_exits": [line]}) == [
         f"a process exited without a fault to explain it: {line}"]
+
+
+def test_every_planned_fault_must_run_and_no_schedule_may_repair() -> None:
+    fault = {"kind": "kill_web", "target": "web", "skipped": "", "recovery_s": 40.0,
+             "zoho_wait_s": 0.0, "probes_s": 40.0, "healthy_s": 1.0, "detail": {}}
+    report = {"event_path": {"converged": True}, "whole_system": {"converged": True},
+              "faults": [fault], "unexplained_dead_letters": [],
+              "config": {"recovery_timeout_s": 30}}
+    assert failures(report) == [
+        "kill_web web did not recover in 30s (+ 0.0s Zoho imposed): probes 40.0, healthy 1.0  "]
+    # The same recovery passes when Zoho imposed 15 s of it (its rate window).
+    assert failures({**report, "faults": [{**fault, "zoho_wait_s": 15.0}]}) == []
+    ok = {**report, "faults": []}
+    assert failures({**ok, "not_run": ["kafka_restart"]}) == [
+        "fault kafka_restart was planned but did not fit the chaos time budget"]
+    assert failures({**ok, "faults": [{**fault, "skipped": "not our Kafka"}]}) == [
+        "fault kill_web was skipped: not our Kafka"]
+    assert failures({**ok, "scheduled_runs_in_chaos": ["incremental r1"]}) == [
+        "a scheduled sync ran during the event-path chaos: incremental r1"]
+    lost = {"items": {"lost": 1, "examples": ["lost: items/1"]}}
+    assert failures({**ok, "event_path": {"converged": False, "differences": lost}}) == [
+        "event_path: read models differ from Zoho: {'lost': 1, 'extra': 0, 'stale': 0, "
+        "'wrong_value': 0, 'newer_than_zoho': 0, 'duplicates': 0} ['lost: items/1']"]

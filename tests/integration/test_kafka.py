@@ -13,7 +13,7 @@ from confluent_kafka.admin import AdminClient
 from schemas.cloudevents import ce_headers, parse_ce
 from schemas.events import RawEvent, decode_event
 from schemas.topics import TopicSpec, entity_key
-from tds.kafka import consumer_config, producer_config
+from tds.kafka import client_config, consumer_config, producer_config
 from tds.topics import check, create_missing
 
 
@@ -33,7 +33,7 @@ def test_create_is_idempotent_and_configs_match(kafka_bootstrap: str) -> None:
         assert create_missing(kafka_bootstrap, specs) == []
         assert check(kafka_bootstrap, specs) == []
     finally:
-        admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+        admin = AdminClient(client_config(kafka_bootstrap))
         for future in admin.delete_topics([s.name for s in specs]).values():
             future.result(timeout=30)
 

@@ -1,4 +1,4 @@
-"""The whole system against the simulator: start it, talk to it, compare with the truth.
+"""The whole system against the simulator: start it and talk to it (`truth` compares).
 
 Shared by `tests/e2e/test_pipeline.py` and the chaos scenario (`tests/chaos/`).
 """
@@ -20,23 +20,13 @@ from typing import IO, Any
 from urllib.error import URLError
 from urllib.request import Request, urlopen
 
-import asyncpg
 import orjson
 
+from tds.commands.demo import joined_run
 from tds.provision.common import Services
 
 TOKEN = "e2e-token-0123456789"
 WEBHOOK_SECRET = "e2e-webhook-secret-42"
-# Read model table, id column, simulator entity, a text column (the simulator puts
-# hostile strings such as `'; DROP TABLE items; --` and `<script>` in some of them).
-TABLES = (("items", "item_id", "items", "name"),
-          ("contacts", "contact_id", "contacts", "contact_name"),
-          ("sales_orders", "salesorder_id", "salesorders", "salesorder_number"),
-          ("invoices", "invoice_id", "invoices", "invoice_number"))
-# What must be 0 for the read models to equal the truth.
-PROBLEMS = ("lost", "extra", "stale", "duplicates", "wrong_text", "newer_than_zoho")
-
-
 def free_port() -> int:
     """A free TCP port on loopback."""
     with socket.socket() as sock:
@@ -56,6 +46,29 @@ def http(method: str, url: str, body: Any = None, token: str | None = None,
         return orjson.loads(response.read())
 
 
+def full_sync(web: str, timeout_s: float) -> dict[str, Any]:
+    """Request a full sync and wait (bounded) until it, or the run it joined (one already
+    covering it), completed or failed; the last answer about it."""
+    deadline = time.monotonic() + timeout_s
+    run = ""
+    while not run and time.monotonic() < deadline:
+        try:
+            run = http("POST", f"{web}/api/tds/sync", {"source": "zoho"}, TOKEN)["run_id"]
+        except (URLError, OSError, ValueError, KeyError):
+            time.sleep(1)
+    status: dict[str, Any] = {}
+    while run and time.monotonic() < deadline:
+        try:
+            status = http("GET", f"{web}/api/tds/sync-runs/{run}", token=TOKEN)
+        except (URLError, OSError, ValueError):
+            status = {}
+        run = joined_run(status) or run
+        if status.get("status") in ("completed", "failed"):
+            break
+        time.sleep(1)
+    return status
+
+
 def wait_http(url: str, timeout_s: float, token: str | None = None) -> Any:
     """GET `url` until it answers 2xx (bounded)."""
     deadline = time.monotonic() + timeout_s
@@ -72,11 +85,6 @@ def zoho_time(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z")
 
 
-def clean(report: dict[str, dict[str, int]]) -> bool:
-    """Nothing lost, extra, stale or duplicated in any table."""
-    return all(r[k] == 0 for r in report.values() for k in PROBLEMS)
-
-
 def is_stale(stored_at: datetime, zoho_at: datetime, raw: dict[str, Any],
               zoho: dict[str, Any]) -> bool:
     """Older than Zoho *and* some field TDS holds differs from Zoho's.
@@ -88,39 +96,6 @@ def is_stale(stored_at: datetime, zoho_at: datetime, raw: dict[str, Any],
     if stored_at >= zoho_at:
         return False
     return any(zoho.get(k) != v for k, v in raw.items() if k != "last_modified_time")
-
-
-async def differences(dsn: str, sim: str, org: str) -> dict[str, dict[str, int]]:
-    """Per table: lost, extra, stale, duplicated and wrong-text rows against the truth."""
-    conn = await asyncpg.connect(dsn, timeout=10)
-    try:
-        report: dict[str, dict[str, int]] = {}
-        for table, id_column, entity, text_column in TABLES:
-            truth = http("GET", f"{sim}/_sim/state/{entity}")["records"]
-            expected = {i: zoho_time(r["last_modified_time"]) for i, r in truth.items()}
-            texts = {i: r.get(text_column) for i, r in truth.items()}
-            rows = await conn.fetch(
-                f"SELECT {id_column} AS id, modified_at, {text_column} AS text, raw "
-                f"FROM {table} WHERE org_id = $1", org)
-            got = {r["id"]: r["modified_at"] for r in rows}
-            stored = {r["id"]: r["text"] for r in rows}
-            raws = {r["id"]: orjson.loads(r["raw"]) for r in rows if r["raw"]}
-            report[table] = {
-                "lost": len(set(expected) - set(got)),
-                "extra": len(set(got) - set(expected)),
-                "stale": sum(1 for i, at in expected.items() if i in got and is_stale(
-                    got[i], at, raws.get(i, {}), truth[i])),
-                "newer_than_zoho": sum(1 for i, at in expected.items()
-                                       if i in got and got[i] > at),
-                "rows": len(rows), "duplicates": len(rows) - len(got),
-                "wrong_text": sum(1 for i, text in texts.items() if i in stored
-                                  and (stored[i] or "") != (text or "")),
-                "hostile": sum(1 for text in texts.values()
-                               if text and any(c in text for c in "<'\";")),
-            }
-        return report
-    finally:
-        await conn.close()
 
 
 @dataclass(frozen=True)

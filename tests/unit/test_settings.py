@@ -103,7 +103,7 @@ def test_services_env_fills_only_unset_variables(tmp_path: Path) -> None:
 
 
 SECRET_VARIABLES = ("ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN", "ZOHO_WEBHOOK_SECRET",
-                    "TDS_API_TOKEN")
+                    "TDS_API_TOKEN", "KAFKA_SASL_PASSWORD")
 
 
 def test_the_secret_variables_are_the_masked_ones() -> None:
@@ -114,11 +114,16 @@ def test_the_secret_variables_are_the_masked_ones() -> None:
 def test_a_secret_comes_from_its_file(name: str, tmp_path: Path) -> None:
     path = tmp_path / name.lower()
     path.write_text("from-a-file-Qw81\n")  # files end with a newline; it is not part of it
-    settings = Settings.from_env({f"{name}_FILE": str(path)})
+    settings = Settings.from_env({f"{name}_FILE": str(path), **COMPANIONS.get(name, {})})
     field = next(v.field for v in VARIABLES if v.env == name)
     assert getattr(settings, field).reveal() == "from-a-file-Qw81"
     assert "from-a-file-Qw81" not in repr(settings)
     assert settings.secrets() == ["from-a-file-Qw81"]
+
+
+# What a secret needs beside it to be valid.
+COMPANIONS = {"KAFKA_SASL_PASSWORD": {"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                                      "KAFKA_SASL_MECHANISM": "PLAIN", "KAFKA_SASL_USERNAME": "u"}}
 
 
 @pytest.mark.parametrize("name", SECRET_VARIABLES)

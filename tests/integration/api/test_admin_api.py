@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from confluent_kafka import Consumer
+import orjson
+from confluent_kafka import Consumer, TopicPartition
 from openapi_spec_validator import validate
 
 from api.openapi import document
 from projections import dead_letters, sync_runs
 from schemas.cloudevents import ce_headers, header_map
-from schemas.events import Command, SyncRunEvent, decode_event
+from schemas.events import Command, SyncRunEntity, SyncRunEvent, decode_event
 from schemas.topics import entity_key
 from tds.kafka import consumer_config
 from tds.retry import Origin, RetryPolicy, route_failure
@@ -54,6 +56,16 @@ def _consume(bootstrap: str, topic: str, group: str, count: int) -> list[tuple[
     finally:
         consumer.close()
     return out
+
+
+def _partition_sizes(bootstrap: str, topic: str) -> list[int]:
+    consumer = Consumer(consumer_config(bootstrap, "sizes"))
+    try:
+        return [high - low for low, high in (
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            for p in range(3))]
+    finally:
+        consumer.close()
 
 
 async def test_health_and_bff(api: ApiHarness) -> None:
@@ -173,10 +185,11 @@ async def test_manual_sync_publishes_a_command(api: ApiHarness, kafka_bootstrap:
 async def test_dead_letters_list_and_retry(api: ApiHarness, kafka_bootstrap: str,
                                            topic_factory: Callable[..., str],
                                            group_factory: Callable[[str], str]) -> None:
-    original = topic_factory("orig", partitions=1)
+    original = topic_factory("orig", partitions=3)
     key = entity_key("42", "item", "1")
     headers = ce_headers("zoho.webhook.received", "/tds/web", event_id="ev-9")
-    routed = route_failure(RetryPolicy(()), headers, Origin(original, 0, 7, 0, "g", "streams"),
+    # Partition 2, which is not where the key hashes to: back where it failed, as `tds dlq`.
+    routed = route_failure(RetryPolicy(()), headers, Origin(original, 2, 7, 0, "g", "streams"),
                            ValueError("<script>alert('x')</script>"))
     async with api.pool.acquire() as conn:
         await dead_letters.apply(conn, [dead_letters.row(
@@ -199,6 +212,8 @@ async def test_dead_letters_list_and_retry(api: ApiHarness, kafka_bootstrap: str
     assert back[0][0] == key and back[0][1] == b"\x01original bytes"
     assert back[0][2]["ce_type"] == b"zoho.webhook.received"
     assert back[0][2]["ce_id"] == b"ev-9"
+    assert back[0][2]["tds_deadletter_id"] == b"tds.deadletter:0:3"
+    assert await asyncio.to_thread(_partition_sizes, kafka_bootstrap, original) == [0, 0, 1]
     after = await (await api.client.get("/api/tds/deadletter?status=retried", headers=AUTH)).json()
     assert after["total"] == 1 and after["items"][0]["retry_count"] == 1
     again_response = await api.client.post("/api/tds/deadletter/retry-all", headers=AUTH)
@@ -229,3 +244,34 @@ async def test_status_queue_openapi_metrics_dashboard(api: ApiHarness) -> None:
     history = await (await api.client.get("/api/tds/history", headers=AUTH)).json()
     assert history["sync_time_s"] == [[datetime(2025, 11, 13, 7, 2, tzinfo=UTC).timestamp(),
                                        120.0]]
+
+
+async def test_a_running_run_shows_its_progress_and_keeps_it_when_closed(
+        api: ApiHarness) -> None:
+    now = datetime.now(UTC)
+    entities = [SyncRunEntity("item", seen=400, sent=400, pages=2, total=1000),
+                SyncRunEntity("contact", seen=200, sent=199, failed=1, pages=1, total=200)]
+    progress = replace(_run("r-live", "started", 0, seen=600), started_at=now - timedelta(
+        seconds=60), at=now, entity_types=["item", "contact"], entities=entities,
+        configuration={"mode": "full"})
+    # The workers' report of the same moment: fewer processed, and what they changed.
+    processed = replace(progress, event_id="w", seen=450, changed=300, entities=[],
+                        at=now + timedelta(milliseconds=5),
+                        configuration={"counted_by": "streams"})
+    async with api.pool.acquire() as conn:
+        await sync_runs.apply(conn, [progress])
+        await sync_runs.apply(conn, [processed])
+    run = await (await api.client.get("/api/tds/sync-runs/r-live", headers=AUTH)).json()
+    assert run["seen"] == 600 and run["changed"] == 300 and run["status"] == "started"
+    assert orjson.loads(run["configuration"]) == {"mode": "full", "counted_by": "streams"}
+    assert run["progress"]["pages"] == 3 and run["progress"]["total"] == 1200
+    assert run["progress"]["entities"][1] == {"entity_type": "contact", "seen": 200,
+                                              "sent": 199, "failed": 1, "pages": 1,
+                                              "total": 200}
+    assert run["progress"]["eta_s"] > 0  # its value: tests/unit/api/test_progress.py
+    closed = replace(_run("r-live", "completed", 5, seen=1200), at=now + timedelta(seconds=1))
+    async with api.pool.acquire() as conn:  # the workers' closing event carries no entities
+        await sync_runs.apply(conn, [closed])
+    done = await (await api.client.get("/api/tds/sync-runs/r-live", headers=AUTH)).json()
+    assert done["status"] == "completed" and done["progress"]["pages"] == 3
+    assert done["progress"]["eta_s"] is None

@@ -21,7 +21,7 @@ from producers.pollers.state import PgPollState
 from producers.zoho.client import ClientOptions, ZohoClient
 from producers.zoho.tokens import PgTokenStore
 from schemas.events import AnyEvent, decode_event
-from tds.kafka import producer_config
+from tds.kafka import client_config, producer_config
 from tests.integration.zoho.simkit import Sim, SimClock, running_sim, schema_pool
 
 
@@ -104,8 +104,8 @@ def rig_factory(pool: asyncpg.Pool, topics: PollTopics, kafka_bootstrap: str
 def consume(bootstrap: str, topic: str, *, idle_s: float = 1.5,
             timeout_s: float = 30.0) -> list[tuple[bytes, AnyEvent, list[tuple[str, bytes]]]]:
     """Every message of `topic` (read until nothing new for `idle_s`), decoded."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(client_config(bootstrap, **{"group.id": f"t-{uuid.uuid4().hex}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False}))
     consumer.subscribe([topic])
     out: list[tuple[bytes, AnyEvent, list[tuple[str, bytes]]]] = []
     deadline = time.monotonic() + timeout_s

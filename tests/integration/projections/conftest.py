@@ -12,7 +12,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from schemas.events import EntitySynced
-from tds.kafka import producer_config
+from tds.kafka import client_config, producer_config
 from tds.migrate import apply
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "projections" / "migrations"
@@ -52,7 +52,7 @@ def produce(bootstrap: str, topic: str, pairs: Iterable[tuple[bytes, EntitySynce
 
 def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     """The high watermark of each partition."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "watermarks"})
+    consumer = Consumer(client_config(bootstrap, **{"group.id": "watermarks"}))
     try:
         meta = consumer.list_topics(topic, timeout=10).topics[topic]
         return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]

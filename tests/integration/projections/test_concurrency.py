@@ -13,6 +13,7 @@ import asyncpg
 from bench.projector.events import event
 from projections.writer import EntityWriter, Positioned
 from tests.integration.projections.oracle import actual, differences, expected
+from tests.support.waits import until
 
 AT = datetime(2025, 7, 1, tzinfo=UTC)
 
@@ -39,7 +40,13 @@ async def test_same_item_from_two_keys_at_once(pool: asyncpg.Pool) -> None:
                 await second.apply(b, [Positioned(e, "t", 1, i) for i, e in enumerate(stocks)])
 
         waiting = asyncio.create_task(other())
-        await asyncio.sleep(0.5)  # b is now blocked behind a's locks
+
+        async def b_waits_for_a_lock() -> bool:
+            return await pool.fetchval(
+                "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1",
+                b.get_server_pid()) is True
+
+        await until(b_waits_for_a_lock, 30, what="b blocked behind a's locks")
         assert not waiting.done()
         await tx_a.commit()
         await asyncio.wait_for(waiting, 10)

@@ -23,7 +23,7 @@ from api import queries
 from bench.projector.events import Workload
 from consumers.positions import OWN_TAG
 from projections.projector import ProjectorTopics, run
-from tds.kafka import consumer_config
+from tds.kafka import client_config, consumer_config
 from tds.metrics import Metrics
 from tds.provision.common import Services
 from tds.retry import RetryPolicy
@@ -143,7 +143,7 @@ async def test_a_topic_recreated_under_a_running_projector_restarts_from_its_sta
     pool: asyncpg.Pool, kafka_bootstrap: str, group_factory: Callable[[str], str],
 ) -> None:
     topic = unique("test.recreated")
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    admin = AdminClient(client_config(kafka_bootstrap))
 
     def create() -> None:
         for _ in range(100):  # the deletion completes asynchronously

@@ -71,9 +71,10 @@ def test_no_retry_is_delivered_before_its_due_time_even_across_a_restart(
     group = group_factory("relay")
     config = RelayConfig(kafka_bootstrap, tuple(levels), group=group, poll_timeout_s=0.2)
     stop, thread = _start(Relay(config))
-    time.sleep(1.8)  # some delivered, most paused until due
+    early = _read(kafka_bootstrap, origin, 1, 30)  # the first delivered, the rest paused
     stop.set()
     thread.join(30)
+    assert early, "the relay delivered nothing before the restart"
     stop, thread = _start(Relay(config))  # a restart: due times come from the headers
     delivered = _read(kafka_bootstrap, origin, len(sent), 30)
     stop.set()
@@ -85,7 +86,6 @@ def test_no_retry_is_delivered_before_its_due_time_even_across_a_restart(
         assert (message.value(), message.partition()) == (value, partition)
         produced_at = message.timestamp()[1] / 1000
         assert produced_at >= due.timestamp() - 0.001, (message.key(), produced_at, due)
-        assert produced_at <= due.timestamp() + 5, "delivered far too late"
         found = header_map(message.headers())
         assert found["ce_type"] == b"zoho.webhook.received"
         assert read_state(message.headers()).attempt == 1
@@ -137,15 +137,16 @@ def test_due_header_in_the_past_is_delivered_at_once(kafka_bootstrap: str,
                                                      ) -> None:
     origin = topic_factory("origin", partitions=1)
     level = topic_factory("retry", partitions=1)
-    routed = route_failure(RetryPolicy((1.0,)), [], Origin(origin, 0, 1, 0, "g", "s"),
-                           ConnectionError("x"), now=datetime.now(UTC) - timedelta(hours=1))
+    # An hour's backoff that fell due an hour ago: a relay that counted the backoff from
+    # when it read the message would hold it for an hour, past the bounded read below.
+    routed = route_failure(RetryPolicy((3600.0,)), [], Origin(origin, 0, 1, 0, "g", "s"),
+                           ConnectionError("x"), now=datetime.now(UTC) - timedelta(hours=2))
     producer = Producer(producer_config(kafka_bootstrap))
     producer.produce(level, key=b"k", value=b"v", headers=routed.headers)
     assert producer.flush(30) == 0
     stop, thread = _start(Relay(RelayConfig(kafka_bootstrap, (level,),
                                             group=group_factory("relay"))))
-    started = time.monotonic()
     got = _read(kafka_bootstrap, origin, 1, 20)
     stop.set()
     thread.join(30)
-    assert len(got) == 1 and time.monotonic() - started < 15
+    assert len(got) == 1

@@ -20,7 +20,7 @@ from confluent_kafka import Consumer, Message, Producer
 from schemas.cloudevents import ce_headers
 from schemas.events import EntitySynced, RawEvent, decode_event
 from schemas.topics import entity_key
-from tds.kafka import consumer_config, producer_config
+from tds.kafka import client_config, consumer_config, producer_config
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -49,7 +49,7 @@ def make_topics(bootstrap: str, topic_factory: Callable[..., str], *, partitions
     names = {n: topic_factory(n, partitions=partitions)
              for n in ("raw-rt", "raw-bulk", "synced", "runs", "dlq")}
     prefix = f"test.retry-{uuid.uuid4().hex[:10]}."
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(client_config(bootstrap))
     levels = [f"{prefix}{level}" for level in range(1, retries + 1)]
     for future in admin.create_topics([NewTopic(t, partitions, 1) for t in levels]).values():
         future.result(timeout=30)
@@ -61,7 +61,7 @@ def drop_retry_topics(bootstrap: str, topics: Topics) -> None:
     """Delete the retry levels `make_topics` created outside the factory."""
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(client_config(bootstrap))
     names = [topics.retry(level) for level in range(1, topics.retries + 1)]
     for future in admin.delete_topics(names, operation_timeout=30).values():
         future.result(timeout=30)

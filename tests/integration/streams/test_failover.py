@@ -13,10 +13,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from schemas.cloudevents import ce_headers
 from schemas.events import EntitySynced, RawEvent
+from schemas.topics import entity_key
+from tds.kafka import client_config, producer_config
 from tests.integration.streams.support import (
     Reader,
     Topics,
@@ -27,7 +30,7 @@ from tests.integration.streams.support import (
     running,
     synced,
 )
-from tests.unit.streams.builders import T0, item, raw
+from tests.unit.streams.builders import ORG, T0, item, raw
 
 VERSIONS = 6
 GUARANTEE = os.environ.get("TDS_TEST_GUARANTEE", "at_least_once")
@@ -56,9 +59,35 @@ def _all_final(reader: Reader, topic: str, keys: int) -> Callable[[list[Message]
     return done
 
 
+def _sentinel_per_partition(bootstrap: str, topic: str) -> set[str]:
+    """Publish sentinels (keyed as usual) until each partition of `topic` holds one.
+
+    One partition's sentinel says only that its own partition was read up to it: a check
+    that waits for one and then judges every partition proves nothing about the others.
+    """
+    consumer = Consumer(client_config(bootstrap, **{"group.id": f"wm-{uuid.uuid4().hex}"}))
+    partitions = set(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
+    consumer.close()
+    covered: set[int] = set()
+    producer = Producer(producer_config(bootstrap))
+    landed: list[int] = []
+    for n in range(1000):
+        if covered == partitions:
+            return {f"sentinel-{i}" for i in range(n)}  # each one waited for: simpler
+        sentinel = raw("item", item(f"sentinel-{n}"), source="poll.full", kind="snapshot")
+        producer.produce(topic, key=entity_key(ORG, "item", f"sentinel-{n}"),
+                         value=sentinel.encode(),
+                         headers=ce_headers("zoho.webhook.received", "/test",
+                                            event_id=sentinel.event_id),
+                         on_delivery=lambda err, msg: landed.append(msg.partition() or 0))
+        assert producer.flush(30) == 0 and len(landed) == n + 1
+        covered.add(landed[-1])
+    raise AssertionError(f"no sentinel landed on some partition of {partitions}")
+
+
 def _records_in(bootstrap: str, topic: str) -> int:
     """Offsets used in `topic` (data and transaction markers)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"wm-{uuid.uuid4().hex}"})
+    consumer = Consumer(client_config(bootstrap, **{"group.id": f"wm-{uuid.uuid4().hex}"}))
     metadata = consumer.list_topics(topic, timeout=10).topics[topic]
     total = 0
     for p in metadata.partitions:
@@ -84,20 +113,22 @@ def test_sigkill_mid_stream_loses_nothing_and_state_recovers(
         worker.start()
         reader.read(_all_final(reader, stream_topics.synced, keys), 240)
         assert _all_final(reader, stream_topics.synced, keys)(reader.messages)
-        # Stale versions of keys done before the kill must be skipped by the recovered table.
+        # Stale versions of keys done before the kill must be skipped by the recovered table;
+        # a sentinel behind them on every partition says when all of them were read.
         produce(kafka_bootstrap, stream_topics.bulk,
                 [raw("item", item(f"k{k}", name="stale", modified=T0), source="poll.full",
-                     kind="snapshot") for k in range(50)]
-                + [raw("item", item("sentinel"), source="poll.full", kind="snapshot")])
-        reader.read(lambda ms: any(e.entity_id == "sentinel"
-                                   for e in synced(ms[-200:], stream_topics.synced)), 60)
+                     kind="snapshot") for k in range(50)])
+        sentinels = _sentinel_per_partition(kafka_bootstrap, stream_topics.bulk)
+        reader.read(lambda ms: sentinels <= {e.entity_id for e in synced(ms[-500:],
+                                                                         stream_topics.synced)},
+                    60)
     reader.close()
     events = synced(reader.messages, stream_topics.synced)
-    assert any(e.entity_id == "sentinel" for e in events)
+    assert sentinels <= {e.entity_id for e in events}
     assert not [e for e in events if e.record is not None and e.record["name"] == "stale"]
     # At least once, versions published before the kill may be published again after it
     # (the table's changelog can lag the outputs); the last one per key is the latest.
-    last = {e.entity_id: e for e in events if e.entity_id != "sentinel"}
+    last = {e.entity_id: e for e in events if e.entity_id not in sentinels}
     assert {e.record["name"] for e in last.values() if e.record} == {f"v{VERSIONS - 1}"}
 
 
@@ -144,7 +175,7 @@ def test_three_workers_share_the_partitions_and_survive_one_killed(
         workers = [Worker(kafka_bootstrap, topics, app_id, tmp_path,
                           guarantee=_guarantee(engine), engine=engine) for _ in range(3)]
         reader = Reader(kafka_bootstrap, f"reader-{uuid.uuid4().hex[:8]}", [topics.synced])
-        admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+        admin = AdminClient(client_config(kafka_bootstrap))
         with running(*workers):
             deadline = time.monotonic() + 60
             owned: list[int] = []

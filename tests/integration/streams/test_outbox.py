@@ -10,6 +10,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.emit import Outbox
 from streams.errors import DeliveryFailed
+from tds.kafka import client_config
 from tests.integration.streams.support import Reader, Topics
 
 
@@ -23,7 +24,7 @@ def test_delivered_messages_pass_and_a_failed_one_raises(kafka_bootstrap: str,
     reader.close()
     assert [(m.key(), m.value(), m.partition()) for m in got] == [(b"k", b"v", 1)]
     # The broker refuses it (bigger than the topic allows): only the delivery report says.
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    admin = AdminClient(client_config(kafka_bootstrap))
     small = f"test.small-{uuid.uuid4().hex[:10]}"
     admin.create_topics([NewTopic(small, 1, 1, config={"max.message.bytes": "200"})]
                         )[small].result(timeout=30)

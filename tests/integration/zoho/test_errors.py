@@ -24,6 +24,8 @@ from producers.zoho.tokens import MemoryTokenStore
 from tds.metrics import Metrics
 from tests.integration.zoho.conftest import ClientFactory
 from tests.integration.zoho.simkit import Sim, SimClock, stats_requests
+from tests.support.simulator import requests_in_flight
+from tests.support.waits import until
 
 
 async def _pull_items(client: ZohoClient, per_page: int = 20) -> dict[str, object]:
@@ -207,7 +209,8 @@ async def test_timeouts_are_retried_then_reported(sim: Sim, make_client: ClientF
         await sim.control("faults", {"timeout_rate": 0.3})
         pulled = await _pull_items(client, per_page=30)
     assert len(pulled) == 120
-    await asyncio.sleep(0.7)  # let the hung handlers finish before the server stops
+    await until(lambda: requests_in_flight(sim.state) == 0, 10,
+                what="the hung handlers finished before the server stops")
 
 
 async def test_truncated_and_malformed_pages_are_fetched_again(

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from producers.zoho.budget import Priority
 from producers.zoho.entities import entity_def
 from producers.zoho.paging import Page
 from producers.zoho.timefmt import format_zoho, record_modified
@@ -19,6 +20,7 @@ class FakeZoho:
     def __init__(self) -> None:
         self.records: dict[str, dict[str, dict[str, Any]]] = {}
         self.calls: list[tuple[str, Any]] = []
+        self.priorities: list[Priority] = []  # the class of each run's calls
 
     def put(self, entity_type: str, entity_id: str, at: datetime, **fields: Any) -> None:
         id_field = entity_def(entity_type).id_field
@@ -27,6 +29,10 @@ class FakeZoho:
 
     def delete(self, entity_type: str, entity_id: str) -> None:
         del self.records[entity_type][entity_id]
+
+    def for_class(self, priority: Priority) -> FakeZoho:
+        self.priorities.append(priority)
+        return self
 
     async def iter_pages(self, entity_type: str, *, modified_since: datetime | None = None,
                          per_page: int = 200, filter_by: str | None = None

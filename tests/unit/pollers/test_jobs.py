@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
@@ -29,13 +30,14 @@ def _config(**kw: object) -> PollerConfig:
 
 
 def _run(run_type: str, types: tuple[str, ...], sink: MemorySink, state: MemoryPollState,
-         source: str) -> SyncRun:
+         source: str, progress_s: float = 3.0) -> SyncRun:
     record = RunRecord(run_key=f"k-{len(state.runs)}", run_id=f"r{len(state.runs)}",
                        org_id=ORG, run_type=run_type, trigger="schedule", entity_types=types,
                        owner="me")
     state.runs[record.run_key] = record
     state.beats[record.run_key] = T0
-    return SyncRun(record, source=source, sink=sink, topics=TOPICS, state=state)
+    return SyncRun(record, source=source, sink=sink, topics=TOPICS, state=state,
+                   progress_s=progress_s)
 
 
 def _raw(messages: list[Message]) -> list[RawEvent]:
@@ -201,3 +203,37 @@ def test_run_events_have_cloudevents_headers() -> None:
     assert header_map(m.headers)["ce_type"] == b"tds.sync.completed"
     event = decode_event(m.value)
     assert isinstance(event, SyncRunEvent) and event.sent == 3
+
+
+async def test_a_run_reports_its_progress_while_it_goes() -> None:
+    zoho, sink, state = FakeZoho(), MemorySink(), MemoryPollState()
+    for n in range(5):
+        zoho.put("contact", f"c{n}", T0 + minutes(n))
+    run = _run("full", ("contact",), sink, state, "poll.full", progress_s=0.001)
+    gate = asyncio.Event()
+    async with run:
+        await run.start(None)
+        async for page in zoho.iter_pages("contact", per_page=2):
+            run.page_read("contact", {**page.context, "total": 5})
+            await run.publish_records("contact", page.records, page.id_field)
+            if page.page == 1:
+                for _ in range(100):  # bounded: the progress loop reports within a few ticks
+                    await asyncio.sleep(0.005)
+                    if len(_runs(sink)) > 1:
+                        gate.set()
+                        break
+    assert gate.is_set()
+    statuses = [(e.status, e.seen, [(x.entity_type, x.pages, x.total) for x in e.entities])
+                for e in _runs(sink)]
+    assert statuses[0] == ("started", 0, [])
+    assert statuses[1] == ("started", 2, [("contact", 1, 5)])  # before the run ended
+    assert statuses[-1] == ("completed", 5, [("contact", 3, 5)])
+
+
+async def test_a_run_that_has_not_moved_repeats_no_started() -> None:
+    sink, state = MemorySink(), MemoryPollState()
+    run = _run("full", ("contact",), sink, state, "poll.full", progress_s=0.001)
+    async with run:
+        await run.start(None)
+        await asyncio.sleep(0.05)  # dozens of progress ticks, nothing read
+    assert [e.status for e in _runs(sink)] == ["started", "completed"]

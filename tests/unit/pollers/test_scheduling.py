@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from producers.pollers.commands import decode_command
 from producers.pollers.config import PollerConfig, PollTopics
 from producers.pollers.publisher import MemorySink
-from producers.pollers.runner import Poller
+from producers.pollers.runner import Poller, priority_of
 from producers.pollers.scheduler import Periodic, Scheduler, slot_of
 from producers.pollers.state import MemoryPollState, RunRecord
+from producers.zoho.budget import Priority
 from schemas.events import Command, RawEvent, SyncRunEvent, decode_event
+from tests.support.waits import until
 from tests.unit.pollers.fakes import T0, FakeZoho, minutes
 
 ORG = "777"
@@ -22,8 +26,10 @@ class FakeLeadership:
     def __init__(self) -> None:
         self.leader = True
         self.closed = False
+        self.asked = 0  # ticks that asked for leadership: what a test waits on
 
     async def ensure(self) -> bool:
+        self.asked += 1
         return self.leader
 
     async def close(self) -> None:
@@ -36,8 +42,9 @@ def test_slots_align_to_the_epoch() -> None:
     assert slot_of(1200.0, 300.0) == 1200.0
 
 
-async def test_each_slot_fires_once_and_never_overlaps() -> None:
-    state = MemoryPollState()
+def _held(state: MemoryPollState) -> tuple[
+        list[RunRecord], asyncio.Event, Callable[[RunRecord], Coroutine[Any, Any, None]]]:
+    """A `fire` that records each run and holds it until `release` is set."""
     fired: list[RunRecord] = []
     release = asyncio.Event()
 
@@ -45,6 +52,13 @@ async def test_each_slot_fires_once_and_never_overlaps() -> None:
         fired.append(record)
         await release.wait()
         await state.finish(replace(record, status="completed"))
+
+    return fired, release, fire
+
+
+async def test_each_slot_fires_once_and_never_overlaps() -> None:
+    state = MemoryPollState()
+    fired, release, fire = _held(state)
 
     now = [1000.0]
     config = PollerConfig(org_id=ORG, tick_s=0.01, stale_after_s=90)
@@ -92,7 +106,7 @@ async def test_a_follower_fires_nothing_and_run_stops_cleanly() -> None:
         on_stale=lambda runs: asyncio.sleep(0))
     stop = asyncio.Event()
     task = asyncio.create_task(scheduler.run(stop))
-    await asyncio.sleep(0.05)
+    await until(lambda: leadership.asked >= 3, 5, what="three ticks refused leadership")
     stop.set()
     await asyncio.wait_for(task, 2)
     assert fired == [] and leadership.closed
@@ -189,10 +203,10 @@ def test_auto_sync_off_schedules_nothing() -> None:
                 topics=PollTopics(), zoho=FakeZoho(), sink=MemorySink(),
                 state=MemoryPollState())
     assert [(p.run_type, p.interval_s) for p in on.periodic()] == [
-        ("stock", 60), ("incremental", 30), ("full", 86_400)]
+        ("full", 86_400), ("incremental", 30), ("stock", 60)]
     no_full = Poller(config=PollerConfig(org_id=ORG, full_interval_s=0), topics=PollTopics(),
                      zoho=FakeZoho(), sink=MemorySink(), state=MemoryPollState())
-    assert [p.run_type for p in no_full.periodic()] == ["stock", "incremental"]
+    assert [p.run_type for p in no_full.periodic()] == ["incremental", "stock"]
 
 
 async def test_a_new_scheduler_takes_over_the_runs_of_a_dead_one_at_once() -> None:
@@ -209,7 +223,7 @@ async def test_a_new_scheduler_takes_over_the_runs_of_a_dead_one_at_once() -> No
                      on_stale=lambda runs: asyncio.sleep(0), clock=lambda: now[0])
     await dead._tick()  # claims a slot; its process is then SIGKILLed mid-run
     await asyncio.sleep(0)
-    manual = RunRecord(run_key="cmd-1", run_id="m1", org_id=ORG, run_type="full",
+    manual = RunRecord(run_key="cmd-1", run_id="m1", org_id=ORG, run_type="stock",
                        trigger="command", entity_types=("item",), owner="vm:1")
     assert await state.claim(manual)  # a manual run is not the scheduler's to end
     now[0] = 1007.0  # the next slot, seconds later: well inside stale_after_s
@@ -235,3 +249,59 @@ async def test_a_new_scheduler_takes_over_the_runs_of_a_dead_one_at_once() -> No
     assert [r.owner for r in fired] == ["vm:1", "vm:2"]  # the next slot ran at once
     kept = await state.run("m1")
     assert kept is not None and kept.status == "started"
+
+
+def test_each_run_spends_the_budget_in_its_class() -> None:
+    poller = _poller(FakeZoho(), MemoryPollState(), MemorySink())
+    classes = {(r.trigger, r.run_type): priority_of(r) for r in (
+        poller.new_record("full", trigger="command", entity_types=("item",)),
+        poller.new_record("full", trigger="schedule", entity_types=("item",)),
+        poller.new_record("incremental", trigger="schedule", entity_types=("item",)),
+        poller.new_record("stock", trigger="schedule", entity_types=("item",)))}
+    assert classes == {("command", "full"): Priority.MANUAL,
+                       ("schedule", "full"): Priority.FULL,
+                       ("schedule", "incremental"): Priority.SCHEDULED,
+                       ("schedule", "stock"): Priority.SCHEDULED}
+
+
+async def test_a_fresh_start_fires_the_full_sync_alone_then_the_stock_sync() -> None:
+    state = MemoryPollState()
+    fired, release, fire = _held(state)
+
+    poller = Poller(config=PollerConfig(org_id=ORG), topics=PollTopics(), zoho=FakeZoho(),
+                    sink=MemorySink(), state=state)
+    periodic = [replace(p, fire=fire) for p in poller.periodic()]
+    scheduler = Scheduler(
+        leadership=FakeLeadership(), state=state,  # type: ignore[arg-type]
+        config=PollerConfig(org_id=ORG), periodic=periodic,
+        on_stale=lambda runs: asyncio.sleep(0), clock=lambda: 1_000_000.0)
+    await scheduler._tick()
+    await asyncio.sleep(0)
+    assert [r.run_type for r in fired] == ["full"]  # the incremental joined it
+    await scheduler._tick()
+    await asyncio.sleep(0)
+    assert [r.run_type for r in fired] == ["full"]  # the stock sync waits for it
+    release.set()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    await scheduler._tick()
+    await asyncio.sleep(0)
+    assert [r.run_type for r in fired] == ["full", "stock"]
+
+
+async def test_a_requested_sync_joins_a_running_run_that_reads_as_much() -> None:
+    state, sink = MemoryPollState(), MemorySink()
+    poller = _poller(FakeZoho(), state, sink)
+    full = poller.new_record("full", trigger="schedule", entity_types=("item", "contact"))
+    assert await state.claim(full)
+    await poller.handle_command(_command(run_id="r-narrower", entity_types=["item"]))
+    joined = await state.run("r-narrower")
+    assert joined is not None and joined.status == "joined"
+    assert joined.configuration["joined"] == full.run_id
+    events = [decode_event(m.value) for m in sink.topics[poller.topics.runs]]
+    assert [(e.run_id, e.status) for e in events if isinstance(e, SyncRunEvent)] == [
+        ("r-narrower", "joined")]
+    # Wider than what runs, or an incremental asking for a full read: a run of its own.
+    await poller.handle_command(_command(run_id="r-wider", entity_types=["item", "invoice"]))
+    wider = await state.run("r-wider")
+    assert wider is not None and wider.status == "started"

@@ -13,6 +13,7 @@ from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
 from consumers.batching import Batch, BatchingConsumer, Claim
 from consumers.errors import Fenced, StoreUnavailable
+from tests.support.waits import until
 from tests.unit.projections.test_consumers import NoStore, Stub
 
 TOPIC = "t"
@@ -72,9 +73,11 @@ class Recorder:
         self.stop, self.failures = stop, failures
         self.handled: list[tuple[int, int]] = []
         self.claims: list[Claim] = []
+        self.read_ahead: Callable[[], bool] | None = None  # set: fail only once it happened
 
     async def __call__(self, batch: Batch) -> None:
-        await asyncio.sleep(0.01)  # long enough for a read-ahead to fetch the next batch
+        if self.read_ahead is not None and self.failures:
+            await until(self.read_ahead, 5, what="the next batch was read ahead")
         if batch.prepared is not None:
             assert list(batch.prepared) == _offsets(batch.messages)
         if self.failures:
@@ -90,6 +93,8 @@ async def _run(failures: list[BaseException], batch_size: int, *,
     stop = asyncio.Event()
     recorder = Recorder(stop, failures)
     made: list[FakeConsumer] = []
+    if prepare:  # partition 1 is the batch after partition 0's
+        recorder.read_ahead = lambda: bool(made) and made[0].positions.get(1) == PER_PARTITION
 
     def factory(config: dict[str, Any]) -> Any:
         made.append(FakeConsumer(config))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
+from tests.support.waits import until
 from tests.unit.simulator.conftest import Sim
 
 
@@ -140,13 +140,14 @@ async def test_no_webhook_fraction_tags_changes(sim: Sim) -> None:
 
 async def test_background_rate_starts_and_stops(sim: Sim) -> None:
     await sim.control("changes", {"rate": 100})
-    await asyncio.sleep(0.4)
+    await until(lambda: sim.state.stats.changes.total() >= 10, 10, what="changes started")
     body = await sim.control("changes", {"rate": 0})
     assert body["rate"] == 0
-    done = sim.state.stats.changes.total()
-    assert 10 <= done <= 80
-    await asyncio.sleep(0.15)
-    assert sim.state.stats.changes.total() == done
+    task = sim.state.changes._task  # the background loop: it ends once the rate is 0
+    assert task is not None
+    # Ended by itself (not cancelled): no change can follow the stop.
+    await until(task.done, 10, what="the background loop ended")
+    assert not task.cancelled()
 
 
 async def test_bad_change_requests(sim: Sim) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -11,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from simulator.config import WebhookConfig
+from tests.support.waits import until
 from tests.unit.simulator.conftest import Receiver, Sim, SimFactory, small_config
 
 SECRET = "s3cretKey0123456789"
@@ -201,7 +201,8 @@ async def test_timeout_counts_as_failure_and_is_retried(sim: Sim, receiver: Rece
     await _setup(sim, receiver, timeout_s=0.2)
     receiver.delay_s[0] = 0.5
     await _change(sim, "contacts", "created")
-    await asyncio.sleep(0.3)
+    await until(lambda: sim.state.stats.webhooks["retried"] >= 1, 10,
+                what="the slow first attempt timed out")
     receiver.delay_s[0] = 0.0
     body = await _drain(sim)
     assert body["webhooks"]["retried"] >= 1
@@ -223,7 +224,8 @@ async def test_reorder_holds_a_webhook_back(sim: Sim, receiver: Receiver) -> Non
 async def test_delay_ms_postpones_delivery(sim: Sim, receiver: Receiver) -> None:
     await _setup(sim, receiver, delay_ms=300)
     await _change(sim, "items", "created")
-    await asyncio.sleep(0.1)
+    # Held on a timer, not queued for sending (a state, not a guess of how long it takes).
+    assert len(sim.state.dispatcher._timers) == 1 and sim.state.dispatcher.pending == 1
     assert receiver.requests == []
     await _drain(sim)
     assert len(receiver.requests) == 1

@@ -80,3 +80,15 @@ def test_run_type_comes_from_the_raw_source_until_the_poller_says() -> None:
     stock = orjson.loads(count_message("r2", "changed", "poll.stock", "42", US))
     state2, _ = apply(None, stock, now_us=US, idle_timeout_s=60)
     assert state2.run_type == "stock"
+
+
+def test_a_running_run_reports_what_it_changed_every_few_seconds() -> None:
+    state, _ = fold([poller("started")])
+    reports = []
+    for second in range(8):  # a count message a second
+        state, event = apply(state, count("changed"), now_us=US + second * 1_000_000,
+                             idle_timeout_s=60)
+        if event is not None:
+            reports.append((second, event.status, event.changed))
+    assert reports == [(3, "started", 4), (6, "started", 7)]
+    assert state is not None and not state.done

@@ -8,7 +8,6 @@ import argparse
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from tds.cli import build_parser
 from tds.commands import demo, up
 from tds.settings import Settings
 from tds.supervisor import Supervisor
+from tests.support.waits import wait_until
 
 SECRETS = {"ZOHO_CLIENT_SECRET": "client-secret-Pq71", "ZOHO_REFRESH_TOKEN": "1000.refresh-Zt44",
            "ZOHO_WEBHOOK_SECRET": "webhook-secret-Rk09", "TDS_API_TOKEN": "api-token-Mn62"}
@@ -34,14 +34,17 @@ def test_tds_up_children_see_secrets_only_as_file_paths(
     assert sorted(settings.secrets()) == sorted(SECRETS.values())
     specs = up.children(build_parser().parse_args(["up", "--workers", "1"]), settings)
     supervisor = Supervisor(specs, argv_prefix=(sys.executable, "-c", SLEEPER), grace_s=5)
-    threading.Timer(1.5, supervisor.stop).start()
     seen: list[bytes] = []
 
     def look() -> None:
-        time.sleep(1.0)
-        for pid in supervisor.pids().values():
-            seen.append(Path(f"/proc/{pid}/cmdline").read_bytes())
-            seen.append(Path(f"/proc/{pid}/environ").read_bytes())
+        try:
+            wait_until(lambda: len(supervisor.pids()) == len(specs), 30,
+                       what="every child running")
+            for pid in supervisor.pids().values():
+                seen.append(Path(f"/proc/{pid}/cmdline").read_bytes())
+                seen.append(Path(f"/proc/{pid}/environ").read_bytes())
+        finally:
+            supervisor.stop()
 
     watcher = threading.Thread(target=look)
     watcher.start()
@@ -68,7 +71,7 @@ def test_the_demo_gives_the_simulator_its_secret_off_the_command_line(
     args = argparse.Namespace(sim_port=1, items=1, contacts=1, salesorders=1, invoices=1,
                               change_rate=0.0, org_id=None, port=8000, webhook_port=8001)
     env: dict[str, str] = {}
-    demo._start_simulator(args, env)
+    demo._start_simulator(args, env, subprocess.DEVNULL)  # type: ignore[arg-type]  # FakePopen ignores it
     (argv, sim_env), = started
     secret = env["ZOHO_WEBHOOK_SECRET"]
     assert sim_env["ZOHO_WEBHOOK_SECRET"] == secret

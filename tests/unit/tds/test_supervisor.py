@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from pathlib import Path
 
 from tds.supervisor import ChildSpec, Supervisor
+from tests.support.waits import wait_until
 
 CHILD = """
 import os, signal, sys, time
@@ -34,11 +34,21 @@ def test_restart_and_drain(tmp_path: Path) -> None:
          ChildSpec("steady", ("steady", str(steady_log)))],
         argv_prefix=(sys.executable, "-c", CHILD), grace_s=10, max_backoff_s=0.5,
     )
-    stopper = threading.Timer(4.0, supervisor.stop)
+    at_stop: list[int] = []
+
+    def stop_after_restarts() -> None:
+        wait_until(lambda: crash_log.is_file() and crash_log.read_text().count("start") >= 3,
+                   30, what="the crasher started three times")
+        at_stop.append(supervisor.restarts()["crasher"])
+        supervisor.stop()
+
+    stopper = threading.Thread(target=stop_after_restarts, daemon=True)
     stopper.start()
-    started = time.monotonic()
-    assert supervisor.run(poll_s=0.1, max_runtime_s=20) == 0
-    assert time.monotonic() - started < 15
+    assert supervisor.run(poll_s=0.1, max_runtime_s=60) == 0
+    stopper.join(5)
+    # Ended by stop(), not by max_runtime_s: no restart after it (backoff ≤ 0.5 s would
+    # have restarted the crasher dozens of times before the runtime bound).
+    assert at_stop and supervisor.restarts()["crasher"] <= at_stop[0] + 1
     crashes = crash_log.read_text().count("start")
     assert crashes >= 3, "a crashed child is restarted"
     assert supervisor.restarts()["crasher"] >= 2

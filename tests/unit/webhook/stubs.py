@@ -51,10 +51,12 @@ class StubProducer:
         self.fail_with: KafkaError | None = None  # delivery error for released messages
         self.stuck = False  # True: flush() delivers nothing (the broker is gone)
         self.auto_ack = False  # True: poll() acknowledges everything queued
+        self.polls = 0  # poll() calls that returned: a test waits on these, not on a clock
 
     def produce(self, topic: str, value: str | bytes | None = None,
                 key: str | bytes | None = None, *, on_delivery: DeliveryCallback | None = None,
-                headers: list[tuple[str, str | bytes]] | None = None) -> None:
+                headers: list[tuple[str, str | bytes]] | None = None,
+                partition: int = -1) -> None:
         with self._ready:
             if len(self.queue) >= self.capacity:
                 raise BufferError("Local: Queue full")
@@ -74,6 +76,7 @@ class StubProducer:
                 self._ready.wait(timeout)
             served, self.queue = self.queue[:self._released], self.queue[self._released:]
             self._released = 0
+            self.polls += 1
         for item in served:
             self.delivered.append(item)
             if item.on_delivery is not None:
@@ -119,7 +122,7 @@ class StubPublisher:
     fail: Exception | None = None
 
     async def publish(self, topic: str, value: bytes, *, key: bytes | None = None,
-                      headers: Headers | None = None) -> Delivery:
+                      headers: Headers | None = None, partition: int = -1) -> Delivery:
         if self.fail is not None:
             raise self.fail
         self.published.append(Published(topic, value, key, list(headers or ())))

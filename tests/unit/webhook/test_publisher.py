@@ -4,7 +4,6 @@ fails at once, errors are translated, close flushes and fails what is left."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 
 import pytest
@@ -19,6 +18,7 @@ from producers.publisher import (
     is_too_large,
 )
 from tds.metrics import Metrics
+from tests.support.waits import until
 from tests.unit.webhook.stubs import StubProducer
 
 
@@ -39,7 +39,9 @@ async def test_futures_resolve_when_kafka_acknowledges(make: Callable[..., Publi
     async with make(producer, metrics) as publisher:
         futures = [publisher.publish_nowait("t", b"v%d" % i, key=b"k", headers=[("h", b"1")])
                    for i in range(3)]
-        await asyncio.sleep(0.05)
+        # polled twice more, with nothing acknowledged yet: no future may resolve
+        polled = producer.polls
+        await until(lambda: producer.polls >= polled + 2, 5, what="the publisher polled")
         assert not any(f.done() for f in futures) and publisher.in_flight == 3
         producer.release()
         deliveries = await asyncio.wait_for(asyncio.gather(*futures), 2)
@@ -53,10 +55,11 @@ async def test_a_full_queue_fails_at_once(make: Callable[..., Publisher]) -> Non
     producer = StubProducer(capacity=1)
     async with make(producer) as publisher:
         first = publisher.publish_nowait("t", b"1")
-        started = time.perf_counter()
+        # Nothing frees the queue until release(): a publish that waited for room would hit
+        # the bound (TimeoutError), not raise QueueFullError.
         with pytest.raises(QueueFullError, match="local queue is full") as info:
-            await publisher.publish("t", b"2")
-        assert time.perf_counter() - started < 0.1
+            await asyncio.wait_for(publisher.publish("t", b"2"), 5)
+        assert not first.done() and len(producer.queue) == 1
         assert info.value.retriable and info.value.topic == "t"
         producer.release()
         await asyncio.wait_for(first, 2)

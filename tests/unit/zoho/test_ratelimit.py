@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
-from producers.zoho.errors import ZohoDailyLimitExceeded
+from producers.zoho.budget import MemoryLedger, PgLedger, Priority, Ticket
+from producers.zoho.errors import ZohoBudgetUnavailable, ZohoDailyLimitExceeded
 from producers.zoho.ratelimit import RateLimiter
 
 T0 = 1_763_000_000.0  # 2025-11-13T02:13:20Z
@@ -30,7 +34,7 @@ class VirtualClock:
 
 async def _send(limiter: RateLimiter, clock: VirtualClock, count: int) -> None:
     for _ in range(count):
-        async with limiter.slot():
+        async with limiter.slot(Priority.MANUAL):
             clock.sends.append(clock.now)
 
 
@@ -120,7 +124,7 @@ async def test_concurrency_is_lowered_then_slowly_raised() -> None:
     gate = asyncio.Event()
 
     async def hold() -> None:
-        async with limiter.slot():
+        async with limiter.slot(Priority.MANUAL):
             in_flight.append(limiter.in_flight)
             await gate.wait()
 
@@ -139,3 +143,57 @@ async def test_concurrency_is_lowered_then_slowly_raised() -> None:
     for _ in range(10):
         limiter.too_concurrent()
     assert limiter.concurrency == 1
+
+
+async def test_callers_queued_at_a_storms_low_limit_go_soon_after_it_rises() -> None:
+    # A 429 storm's headers say 3 a minute: five callers queue, paced 20 s apart. When
+    # the server's limit is back to 100, the ones still waiting go at its pace.
+    clock = VirtualClock()
+    limiter = RateLimiter(per_minute=100, clock=clock)
+    limiter.observe({"X-Rate-Limit-Limit": "3", "X-Rate-Limit-Remaining": "3",
+                     "X-Rate-Limit-Reset": "60"})
+    callers = [asyncio.ensure_future(_send(limiter, clock, 1)) for _ in range(5)]
+    for _ in range(100):  # let the first two go (the storm's remaining budget)
+        if len(clock.sends) >= 2:
+            break
+        await asyncio.sleep(0)
+    assert len(clock.sends) == 2
+    limiter.observe({"X-Rate-Limit-Limit": "100", "X-Rate-Limit-Remaining": "99",
+                     "X-Rate-Limit-Reset": "60"})
+    await asyncio.gather(*callers)
+    assert len(clock.sends) == 5
+    assert clock.sends[-1] - clock.sends[1] < 5.0  # not 3 × 20 s behind
+    assert _max_in_window(clock.sends) <= 100
+
+
+async def test_the_head_of_the_queue_is_the_most_urgent_class_then_the_oldest() -> None:
+    clock = VirtualClock()
+    ledger = MemoryLedger(time=clock.time, window_s=60.25)
+    first = Ticket(Priority.FULL)
+    assert (await ledger.take(first, per_minute=100, pace_s=0.6)).granted
+    backlog = [Ticket(Priority.FULL) for _ in range(3)]
+    for ticket in backlog:
+        assert not (await ledger.take(ticket, per_minute=100, pace_s=0.6)).granted
+    ping = Ticket(Priority.REALTIME)
+    answer = await ledger.take(ping, per_minute=100, pace_s=0.6)
+    assert answer.head and not answer.granted and answer.wait_s == pytest.approx(0.6)
+    clock.now += 0.6
+    assert not (await ledger.take(backlog[0], per_minute=100, pace_s=0.6)).head
+    assert (await ledger.take(ping, per_minute=100, pace_s=0.6)).granted
+    clock.now += 0.6
+    assert (await ledger.take(backlog[0], per_minute=100, pace_s=0.6)).granted
+    await ledger.leave(backlog[1])
+    clock.now += 0.6
+    assert (await ledger.take(backlog[2], per_minute=100, pace_s=0.6)).granted
+
+
+async def test_a_database_failure_is_a_retriable_zoho_error() -> None:
+    @asynccontextmanager
+    async def unreachable() -> AsyncIterator[Any]:
+        raise ConnectionRefusedError("connection refused")
+        yield  # pragma: no cover  # a generator, never reached
+
+    ledger = PgLedger(unreachable, org_id="1", owner="me", window_s=60.25)
+    with pytest.raises(ZohoBudgetUnavailable) as info:
+        await ledger.take(Ticket(Priority.REALTIME), per_minute=100, pace_s=0.6)
+    assert info.value.retriable
