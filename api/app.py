@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from api import commands, deadletters, overview, runs
+from api import commands, deadletters, outbound, overview, runs
 from api.auth import require_read
 from api.context import API, ApiContext
 from api.errors import Handler
@@ -67,6 +67,9 @@ def add_routes(app: web.Application, ctx: ApiContext) -> None:
     app.router.add_post("/api/tds/deadletter/retry", deadletters.retry)
     # The guide's troubleshooting section calls this spelling.
     app.router.add_post("/api/tds/deadletter/retry-all", deadletters.retry_all)
+    app.router.add_post("/api/tds/outbound", outbound.submit)
+    app.router.add_get("/api/tds/outbound", _read(outbound.list_commands))
+    app.router.add_get("/api/tds/outbound/{command_id}", _read(outbound.get_command))
     app.router.add_get("/api/bff/tds/status", _read(overview.bff_status))
     app.router.add_get("/api/bff/tds/recent", _read(overview.bff_recent))
     app.router.add_get("/api/openapi.json", _openapi)

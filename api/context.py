@@ -17,6 +17,7 @@ from schemas.topics import (
     COMMANDS,
     DEADLETTER,
     ENTITY_SYNCED,
+    OUTBOUND,
     RAW_BULK,
     RAW_REALTIME,
     SYNC_RUNS,
@@ -35,6 +36,7 @@ class CommandSink(Protocol):
 
 WORKER_GROUP = "tds-streams"
 PROJECTOR_GROUP = "tds-projector"
+WRITER_GROUP = "tds-writer"
 
 
 def default_groups(settings: Settings) -> dict[str, tuple[str, ...]]:
@@ -46,6 +48,7 @@ def default_groups(settings: Settings) -> dict[str, tuple[str, ...]]:
         "tds-relay": retries,
         "tds-pollers": (COMMANDS,),
         "tds-images": (ENTITY_SYNCED,),
+        WRITER_GROUP: (OUTBOUND,),
     }
 
 
@@ -86,6 +89,7 @@ class ApiContext:
     org_id: str
     cache: TtlCache
     commands_topic: str = COMMANDS
+    outbound_topic: str = OUTBOUND
     consumed_samples: list[tuple[float, int]] = field(default_factory=list)
 
     def db(self) -> asyncpg.Pool:

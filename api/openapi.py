@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from schemas.events import SYNC_STATUSES
+from schemas.outbound import OPERATIONS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _OBJ: dict[str, Any] = {"type": "object"}
@@ -38,6 +39,63 @@ _SYNCABLE = {"type": "string", "enum": ["all", "item", "contact", "salesorder", 
                                        "customerpayment", "creditnote", "bill",
                                        "vendorpayment", "location"]}
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": _NO_NUL}
+_KEY_PART = {"type": "string", "minLength": 1, "maxLength": 200,
+             "pattern": "^[^:\\u0000]+$"}  # part of the Kafka key: no ':'
+_TIME = {"type": "string", "format": "date-time"}
+# Field values as JSON without NUL (PostgreSQL's jsonb cannot hold one: refused with 400)
+# and numbers JSON parsers agree on; two levels, as Zoho's bodies (lines hold objects).
+_SCALAR: dict[str, Any] = {"anyOf": [
+    {"type": "string", "maxLength": 500, "pattern": _NO_NUL},
+    {"type": "number", "minimum": -1e15, "maximum": 1e15}, {"type": "boolean"},
+    {"type": "null"}]}
+_NAMES = {"pattern": _NO_NUL, "maxLength": 100}
+_FLAT = {"type": "object", "propertyNames": _NAMES, "additionalProperties": _SCALAR}
+_VALUE = {"anyOf": [_SCALAR, _FLAT, {"type": "array", "maxItems": 20,
+                                     "items": {"anyOf": [_SCALAR, _FLAT]}}]}
+_FIELDS = {"type": "object", "propertyNames": _NAMES, "additionalProperties": _VALUE,
+           "description": "Zoho's field names and values"}
+
+
+def _command(entity: str, operation: str) -> dict[str, Any]:
+    """The schema of one (entity, operation) command: schemas/outbound.py's rules."""
+    props: dict[str, Any] = {
+        "command_id": {**_TEXT, "description": "idempotency key (generated when left out)"},
+        "org_id": _KEY_PART, "entity_type": {"const": entity},
+        "operation": {"const": operation}, "requested_by": _TEXT, "requested_at": _TIME}
+    required = ["org_id", "entity_type", "operation"]
+    rules: dict[str, Any] = {}
+    if operation == "create":
+        props["erp_ref"] = {**_TEXT, "description": "the ERP's own id of the record"}
+        props["fields"] = {**_FIELDS, "minProperties": 1}
+        required += ["erp_ref", "fields"]
+        if entity == "inventoryadjustment":
+            props["fields"] = {**props["fields"], "required": ["adjustment_type", "line_items"],
+                               "properties": {
+                                   "adjustment_type": {"enum": ["quantity", "value"]},
+                                   "line_items": {"type": "array", "minItems": 1,
+                                                  "maxItems": 20, "items": _FLAT}}}
+    else:
+        props["entity_id"] = {**_KEY_PART, "description": "the Zoho id"}
+        props["base_version"] = {**_TIME, "description": "Zoho last_modified_time seen"}
+        props["force"] = {"type": "boolean", "description": "overwrite a newer record"}
+        required.append("entity_id")
+        rules = {"if": {"required": ["force"], "properties": {"force": {"const": True}}},
+                 "then": {"required": ["base_version"]}}
+        if operation == "update":
+            props["fields"] = {**_FIELDS, "minProperties": 1}
+            required.append("fields")
+        elif operation == "delete":
+            props["fields"] = {"type": "object", "maxProperties": 0}
+        else:
+            props["fields"] = _FIELDS
+    return {"type": "object", "required": required, "properties": props,
+            "additionalProperties": False, **rules}
+
+
+_COMMAND: dict[str, Any] = {"oneOf": [_command(entity, operation)
+                                      for entity, operations in OPERATIONS.items()
+                                      for operation in operations]}
 
 
 def document() -> dict[str, Any]:
@@ -130,6 +188,42 @@ def document() -> dict[str, Any]:
                         {"type": "object", "required": ["all"],
                          "properties": {"all": {"const": True}}}]}}}},
                 "responses": accepted}},
+            "/api/tds/outbound": {
+                "post": {
+                    "summary": "Write back to Zoho: one command or a list (published to "
+                               "tds.outbound; 400 names the field, and nothing is published)",
+                    "security": _BEARER,
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": {"oneOf": [_COMMAND, {"type": "array", "minItems": 1,
+                                                        "maxItems": 500,
+                                                        "items": _COMMAND}]}}}},
+                    "responses": accepted},
+                "get": {
+                    "summary": "Write-back commands, newest first (keyset paging)",
+                    "parameters": [
+                        _PAGE[0],
+                        _query("after", {"type": "string", "maxLength": 400,
+                                         "pattern": _NO_NUL},
+                               "the `next` cursor of the previous page"),
+                        _query("status", {"type": "string", "enum": [
+                            "accepted", "sending", "retrying", "applied", "rejected",
+                            "conflict", "dead"]}, "status"),
+                        _query("entity_type", {"type": "string", "enum": list(OPERATIONS)},
+                               "entity type"),
+                        _query("operation", {"type": "string", "enum": sorted(
+                            {o for ops in OPERATIONS.values() for o in ops})}, "operation"),
+                        _query("erp_ref", {"type": "string", "maxLength": 200,
+                                           "pattern": _NO_NUL}, "the ERP's id"),
+                        _query("requested_by", {"type": "string", "maxLength": 200,
+                                                "pattern": _NO_NUL}, "who asked")],
+                    **read}},
+            "/api/tds/outbound/{command_id}": {"get": {
+                "summary": "One write-back command: status, Zoho's id, version and answer",
+                "security": _BEARER,
+                "parameters": [{"name": "command_id", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "responses": {"200": _json(_OBJ, "the command"),
+                              **_errors(400, 401, 404, 503)}}},
             "/api/bff/tds/status": {"get": {"summary": "Compact status for mobile", **read}},
             "/api/bff/tds/recent": {"get": {"summary": "Recent runs and changes", **read}},
             "/api/webhooks/zoho": {"post": {

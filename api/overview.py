@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 import asyncpg
 from aiohttp import web
 
-from api import queries
+from api import outbound, queries
 from api.auth import may_read
-from api.context import API, PROJECTOR_GROUP, WORKER_GROUP, ApiContext
+from api.context import API, PROJECTOR_GROUP, WORKER_GROUP, WRITER_GROUP, ApiContext
 from api.kafka_state import GroupState, KafkaStateError
 from api.queue_monitor import partition_row, topic_rows
 from api.render import json_response
@@ -81,10 +81,12 @@ async def health_doc(ctx: ApiContext) -> dict[str, Any]:
     queue = _queue_size(groups)
     last: datetime | None = None
     incidents: list[str] = []
+    waiting = 0
     if db_ok:
         async with ctx.db().acquire() as conn:
             last = await queries.last_sync(conn)
             incidents = await queries.offset_incidents(conn)
+            waiting = await outbound.waiting(conn)
     problems = []
     if not kafka_ok:
         problems.append("kafka unreachable")
@@ -98,6 +100,8 @@ async def health_doc(ctx: ApiContext) -> dict[str, Any]:
             problems.append("no projector is running")
         if queue is not None and queue > MAX_QUEUE:
             problems.append(f"queue {queue} exceeds {MAX_QUEUE}")
+        if waiting and _members(groups, WRITER_GROUP) == 0:
+            problems.append(f"{waiting} write-back commands wait and no writer is running")
         problems += incidents
         status = "degraded" if problems else "healthy"
     return {
@@ -137,10 +141,11 @@ async def status_doc(ctx: ApiContext) -> dict[str, Any]:
 
     # The two counting queries take ~7 and ~10 ms at a day's volume (20,000 dead letters,
     # 1,000,000 audit rows); on their own connections they overlap instead of adding up.
-    groups, (counts, runs, active), dead, rate = await asyncio.gather(
+    groups, (counts, runs, active), dead, rate, writes = await asyncio.gather(
         _groups(ctx), _on_connection(ctx, small),
         _on_connection(ctx, queries.dead_letter_counts),
-        _on_connection(ctx, queries.success_rate))
+        _on_connection(ctx, queries.success_rate), _on_connection(ctx, outbound.counts))
+    writer = next((g for g in groups or () if g.group == WRITER_GROUP), None)
     return {
         "kafka_ok": groups is not None,
         "groups": [
@@ -153,6 +158,9 @@ async def status_doc(ctx: ApiContext) -> dict[str, Any]:
         "active_syncs": active,
         "success_rate": rate,
         "recent_runs": runs,
+        # Write-back: commands per status, and the writer's lag on tds.outbound.
+        "outbound": {"commands": writes, "writer_lag": writer.lag if writer else None,
+                     "writer_members": writer.members if writer else 0},
     }
 
 

@@ -7,6 +7,7 @@ calls it, so an invalid command never becomes a value.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
@@ -38,6 +39,11 @@ COMMAND_CE_TYPE = "tds.outbound.requested"
 APPLIED, REJECTED, CONFLICT = "applied", "rejected", "conflict"
 RESULT_STATUSES = (APPLIED, REJECTED, CONFLICT)
 RESULT_CE_TYPES = tuple(f"tds.outbound.{status}" for status in RESULT_STATUSES)
+# Headers of what a write-back caused: the record fed back into zoho.raw.realtime and the
+# tds.entity.synced event made of it, so ERP services can tell their own changes apart.
+# The raw event carries the same pair in its attributes (`origin`, `command_id`).
+H_COMMAND_ID, H_ORIGIN = "tds_command_id", "tds_origin"
+ORIGIN_ERP = "erp"
 
 
 def supported() -> str:
@@ -76,6 +82,20 @@ class OutboundCommand(AvroValue):
     def key(self) -> bytes:
         """The Kafka key of this command (see `command_key`)."""
         return command_key(self.org_id, self.entity_type, self.entity_id, self.erp_ref)
+
+    def to_json(self) -> dict[str, Any]:
+        """The command as the API takes and shows it (times in ISO 8601)."""
+        value = {f.name: getattr(self, f.name) for f in dataclass_fields(self)}
+        value["requested_at"] = self.requested_at.isoformat()
+        value["fields"] = dict(self.fields)
+        return value
+
+    def content_hash(self) -> str:
+        """SHA-256 of what the command asks Zoho to do (every field but `requested_at`
+        and `requested_by`): a command_id sent again must carry the same content."""
+        value = self.to_json()
+        del value["requested_at"], value["requested_by"]
+        return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ import orjson
 from schemas.cloudevents import Headers, ce_headers
 from schemas.codec import Codec, default_codec
 from schemas.events import RECORD_TYPES, RawEvent
+from schemas.outbound import H_COMMAND_ID, H_ORIGIN, ORIGIN_ERP
 from schemas.topics import entity_key
 from streams.avro import FastEncoder
 from streams.decode import DELETE, PING, Decoded, decode_raw, read_event
@@ -239,6 +240,10 @@ class Processor:
         spec, source, ce_type, content = self._constant_headers
         headers: Headers = [spec, ("ce_id", event_id.encode()), source, ce_type,
                             ("ce_time", ce_time), content]
+        marks = decoded.raw.attributes
+        if marks and marks.get("origin") == ORIGIN_ERP:  # a record the writer fed back
+            headers += [(H_ORIGIN, ORIGIN_ERP.encode()),
+                        (H_COMMAND_ID, marks.get("command_id", "").encode())]
         return self._synced.encode(value), headers
 
     def _times(self, now: datetime) -> tuple[datetime | int, bytes]:

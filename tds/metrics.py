@@ -54,6 +54,9 @@ class Metrics:
     images_downloaded: Counter
     offset_resets: Counter
     offsets_out_of_range: Counter
+    outbound_commands: Counter
+    outbound_zoho_calls: Counter
+    outbound_duration: Histogram
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
@@ -143,6 +146,19 @@ class Metrics:
                 "Stored positions found outside the log (topic recreated or truncated), "
                 "restarted from the log start, by group and topic.",
                 ["group", "topic"], registry=reg),
+            outbound_commands=Counter(
+                "tds_outbound_commands",
+                "Write-back commands finished by the writer, by entity type and outcome "
+                "(applied, rejected, conflict, retry, dead, duplicate).",
+                ["entity_type", "outcome"], registry=reg),
+            outbound_zoho_calls=Counter(
+                "tds_outbound_zoho_writes",
+                "Write calls the writer sent to Zoho, by kind (send, lookup, check).",
+                ["kind"], registry=reg),
+            outbound_duration=Histogram(
+                "tds_outbound_command_duration_seconds",
+                "Time from a command's request to its outcome in the writer.",
+                buckets=(*_LATENCY_BUCKETS, 30.0, 60.0), registry=reg),
         )
 
 

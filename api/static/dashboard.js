@@ -80,6 +80,11 @@ function renderStatus(status) {
   $("success-rate").textContent =
     status.success_rate === null ? "–" : `${(status.success_rate * 100).toFixed(1)}%`;
   $("dead-count").textContent = text(status.dead_letters.pending);
+  const writes = status.outbound.commands;
+  const pending = writes.accepted + writes.sending + writes.retrying;
+  $("outbound").textContent =
+    `${pending} · ${writes.applied} · ${writes.rejected} · ${writes.conflict}`;
+  $("outbound").title = `dead ${writes.dead}; writer lag ${text(status.outbound.writer_lag)}`;
   const body = $("groups-table").querySelector("tbody");
   body.replaceChildren();
   for (const group of status.groups) {

@@ -29,6 +29,7 @@ from producers.zoho.errors import (
     ZohoAuthError,
     ZohoBadRequest,
     ZohoBadResponse,
+    ZohoConcurrencyLimited,
     ZohoConfigError,
     ZohoDailyLimitExceeded,
     ZohoError,
@@ -213,13 +214,21 @@ class ZohoClient:
         *,
         endpoint: str | None = None,
         binary: bool = False,
+        method: str = "GET",
+        body: Mapping[str, Any] | None = None,
         priority: Priority | None = None,
     ) -> Answer:
-        """GET `path` of `product` with retries; raise a ZohoError unless Zoho says success.
+        """Call `path` of `product` with retries; raise a ZohoError unless Zoho says success.
 
-        `priority` is the call's budget class (default: the client's `priority`)."""
-        tokens = self._ready()
+        `priority` is the call's budget class (default: the client's `priority`). A write
+        (`method` other than GET) is sent again only when Zoho surely did not apply it (401
+        before a token refresh, 429 and 1070 budget refusals); a 5xx or a lost connection
+        may have applied it, so it is raised at once for the caller to decide.
+        """
         klass = self.priority if priority is None else priority
+        if method != "GET":
+            return await self._write(product, path, params, endpoint, method, body, klass)
+        tokens = self._ready()
         limiter = self.limiter
         name = endpoint or path.strip("/")
         query = {"organization_id": self.organization_id, **(params or {})}
@@ -271,6 +280,46 @@ class ZohoClient:
                     error.retriable = False
                 raise error
 
+    async def _write(self, product: str, path: str, params: Mapping[str, str] | None,
+                     endpoint: str | None, method: str,
+                     body: Mapping[str, Any] | None, priority: Priority) -> Answer:
+        tokens = self._ready()
+        limiter = self.limiter
+        name = endpoint or path.strip("/")
+        query = {"organization_id": self.organization_id, **(params or {})}
+        rejected: str | None = None
+        refreshed = False
+        rate_waits = 0
+        async with self._http() as session:
+            while True:
+                token = await tokens.get(self._post_form(session), reject=rejected)
+                answer = await self._send(session, token, product, path, query, name, False,
+                                          priority, method=method, body=body)
+                error = classify(answer, name)
+                if error is None:
+                    limiter.success()
+                    return answer
+                if isinstance(error, ZohoAuthError) and not refreshed:
+                    refreshed, rejected = True, token.access_token
+                    continue
+                if isinstance(error, (ZohoRateLimited, ZohoConcurrencyLimited)):
+                    if error.code == 45:
+                        raise limiter.daily_exhausted() from error
+                    if error.code == 1070:
+                        limiter.too_concurrent()
+                        wait = self.options.backoff_base_s
+                        await self._clock.sleep(wait)
+                    else:
+                        wait = limiter.minute_exhausted(answer.headers)
+                    rate_waits += 1
+                    if rate_waits > self.options.max_rate_waits:
+                        error.retry_after_s = wait
+                        raise error
+                    continue
+                if isinstance(error, ZohoBadRequest):
+                    error.retriable = False  # a write Zoho refused stays refused
+                raise error
+
     async def _send(
         self,
         session: aiohttp.ClientSession,
@@ -281,6 +330,9 @@ class ZohoClient:
         name: str,
         binary: bool,
         priority: Priority,
+        *,
+        method: str = "GET",
+        body: Mapping[str, Any] | None = None,
     ) -> Answer:
         # Encode the query ourselves: `+` in Zoho timestamps must travel as %2B.
         url = f"{dc.product_url(token.api_domain, product, path)}?" + urlencode(
@@ -289,8 +341,9 @@ class ZohoClient:
         timeout = aiohttp.ClientTimeout(total=self.options.timeout_s)
         async with self.limiter.slot(priority):
             try:
-                async with session.get(url, headers=headers, timeout=timeout) as resp:
-                    body = await resp.read()
+                async with session.request(method, url, headers=headers, timeout=timeout,
+                                           json=body) as resp:
+                    answer_body = await resp.read()
                     answer_headers = CIMultiDict(resp.headers)
                     status = resp.status
                     content_type = resp.content_type or ""
@@ -299,12 +352,12 @@ class ZohoClient:
                 raise ZohoTimeout(f"{name}: {type(exc).__name__}: {exc}", endpoint=name) from exc
         self._count(name, str(status))
         if status == 429:
-            self._rate_limited(body, priority)
+            self._rate_limited(answer_body, priority)
         else:
             self.limiter.observe(answer_headers)
         envelope = None if binary and content_type.startswith("image/") else \
-            parse_envelope(body)
-        return Answer(status, answer_headers, body, content_type, envelope)
+            parse_envelope(answer_body)
+        return Answer(status, answer_headers, answer_body, content_type, envelope)
 
     def _post_form(self, session: aiohttp.ClientSession) -> Any:
         async def post(url: str, form: dict[str, str]) -> tuple[int, bytes]:

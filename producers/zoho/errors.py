@@ -15,6 +15,7 @@ class ZohoError(TDSError):
     """Root of every Zoho client error; carries Zoho's HTTP status and body `code`."""
 
     retriable = False
+    zoho_message: str | None = None  # Zoho's own `message`, when it answered one
 
     def __init__(
         self,

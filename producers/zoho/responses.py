@@ -57,7 +57,16 @@ def _code(envelope: dict[str, Any] | None) -> int | None:
 
 
 def classify(answer: Answer, endpoint: str) -> ZohoError | None:
-    """The error this answer means, or None when it is a success (code 0)."""
+    """The error this answer means, or None when it is a success (code 0); the error's
+    `zoho_message` is Zoho's own `message`, as Zoho worded it."""
+    error = _classify(answer, endpoint)
+    if error is not None and answer.envelope is not None:
+        found = answer.envelope.get("message")
+        error.zoho_message = str(found) if found is not None else None
+    return error
+
+
+def _classify(answer: Answer, endpoint: str) -> ZohoError | None:
     status = answer.status
     envelope = answer.envelope
     code = _code(envelope)
@@ -83,7 +92,7 @@ def classify(answer: Answer, endpoint: str) -> ZohoError | None:
         if envelope is None or code not in FATAL_400_CODES:
             error.retriable = True  # Zoho sends some transient 400s; retried, then fatal
         return error
-    if status != 200:
+    if not 200 <= status < 300:  # writes answer 201
         return ZohoApiError(f"{where}: {message}", **kwargs)
     if envelope is None:
         return ZohoBadResponse(f"{endpoint}: the answer is not a JSON object (truncated?)",

@@ -20,14 +20,16 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from schemas.cloudevents import Headers, ce_headers, replace_headers
 from schemas.codec import default_codec
-from schemas.errors import CodecError
+from schemas.errors import CodecError, InvalidCommand
 from schemas.events import Command, EntitySynced, RawEvent, SyncRunEvent
 from schemas.json_values import from_json
+from schemas.outbound import OutboundCommand, OutboundResult, validate_command
 from schemas.topics import catalogue
 from tds.kafka import producer_config
 from tds.settings import Settings
 
-TYPES = {cls.__name__: cls.family for cls in (RawEvent, EntitySynced, SyncRunEvent, Command)}
+TYPES = {cls.__name__: cls.family for cls in (RawEvent, EntitySynced, SyncRunEvent, Command,
+                                              OutboundCommand, OutboundResult)}
 SOURCE = "/tds/cli/produce"
 
 
@@ -60,6 +62,8 @@ def _ce_type(topic: str, family: str, value: dict[str, Any], chosen: str | None)
         return chosen
     if family == "sync_run":
         return f"tds.sync.{value.get('status')}"
+    if family == "outbound_result":
+        return f"tds.outbound.{value.get('status')}"
     own = {s.name: s.ce_types for s in catalogue()}.get(topic, ())
     if len(own) == 1:
         return own[0]
@@ -80,8 +84,16 @@ def encode_line(line: bytes, *, topic: str, default_type: str | None, ce_type: s
         raise ValueError(f"type {name!r} is not one of {', '.join(sorted(TYPES))} "
                          "(give it in the line or with --type)")
     family, value = TYPES[name], doc["value"]
+    key = doc.get("key")
     try:
-        encoded = default_codec().encode(family, from_json(default_codec(), family, value))
+        avro = from_json(default_codec(), family, value)
+        if family == OutboundCommand.family:  # the writer's door, checked before sending
+            command = validate_command(avro)
+            avro = command.to_avro()
+            key = command.key().decode() if key is None else key
+        encoded = default_codec().encode(family, avro)
+    except InvalidCommand as exc:
+        raise ValueError(f"not a valid {name}: {exc.field}: {exc.reason}") from exc
     except (CodecError, ValueError, TypeError, KeyError) as exc:
         raise ValueError(f"not a valid {name}: {exc}") from exc
     given = {str(k): str(v).encode() for k, v in (doc.get("headers") or {}).items()}
@@ -90,7 +102,6 @@ def encode_line(line: bytes, *, topic: str, default_type: str | None, ce_type: s
     headers = replace_headers(
         ce_headers(_ce_type(topic, family, value, chosen), source, event_id=str(event_id)),
         list(given.items()))
-    key = doc.get("key")
     return Outgoing(None if key is None else str(key).encode(), encoded, headers)
 
 

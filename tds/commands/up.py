@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 def register(sub: Any) -> None:
     """Add the subcommand."""
     parser = sub.add_parser(
-        "up", help="run web, workers, projector, relay, poller and image cache, supervised")
+        "up", help="run web, workers, projector, relay, poller, image cache and writer, "
+        "supervised")
     add_listener_arguments(parser)  # passed on to `tds web`
     parser.add_argument("--workers", type=int, default=None,
                         help="stream workers (default: TDS_WORKER_COUNT)")
@@ -35,6 +36,8 @@ def register(sub: Any) -> None:
     parser.add_argument("--no-poller", action="store_true",
                         help="no Zoho poller (webhooks only; no periodic or manual syncs)")
     parser.add_argument("--no-images", action="store_true", help="no image cache")
+    parser.add_argument("--no-writer", action="store_true",
+                        help="no write-back writer (commands wait in tds.outbound)")
     parser.set_defaults(handler=run)
 
 
@@ -54,6 +57,8 @@ def children(args: argparse.Namespace, settings: Settings) -> list[ChildSpec]:
         specs.append(ChildSpec("poller", ("poll",)))
     if not args.no_images:
         specs.append(ChildSpec("images", ("images",)))
+    if not args.no_writer:
+        specs.append(ChildSpec("writer", ("writer",)))
     return specs
 
 

@@ -88,6 +88,8 @@ async def test_dashboard(api: ApiHarness, browser: webdriver.Chrome,
     assert queue == str(health["queue_size"])
     dead = await asyncio.to_thread(_wait_text, browser, "dead-count", lambda t: t != "–")
     assert dead == "1"
+    writes = await asyncio.to_thread(_wait_text, browser, "outbound", lambda t: t != "–")
+    assert writes == "0 · 0 · 0 · 0"  # no write-back command yet
 
     # Hostile strings from Zoho data are shown as text and never run.
     runs = await asyncio.to_thread(_wait_text, browser, "runs-table", lambda t: "run-" in t

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tds.commands import images, poll, project, relay, worker
+from tds.commands import images, poll, project, relay, worker, writer
 from tds.commands.up import children
 from tds.settings import Settings
 
@@ -44,9 +44,9 @@ def test_tds_services_point_at_the_stack() -> None:
 
 
 # Every process type of `tds up` (its child name without the number → the compose service).
-# The write-back writer joins when it exists.
 PROCESS_TYPES = {"web": "tds-web", "worker": "tds-worker", "projector": "tds-projector",
-                 "relay": "tds-relay", "poller": "tds-poller", "images": "tds-images"}
+                 "relay": "tds-relay", "poller": "tds-poller", "images": "tds-images",
+                 "writer": "tds-writer"}
 
 
 ANY = "0.0.0.0"  # noqa: S104  # a container's metrics listen on every interface
@@ -110,9 +110,9 @@ def test_the_dashboards_charts_count_every_process() -> None:
 def test_each_non_web_process_takes_the_metrics_address() -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers()
-    for module in (worker, project, relay, poll, images):
+    for module in (worker, project, relay, poll, images, writer):
         module.register(sub)
-    for command in ("worker", "project", "relay", "poll", "images"):
+    for command in ("worker", "project", "relay", "poll", "images", "writer"):
         args = parser.parse_args([command, "--metrics-host", ANY, "--metrics-port", "9100"])
         assert (args.metrics_host, args.metrics_port) == (ANY, 9100), command
 

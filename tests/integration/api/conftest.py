@@ -48,12 +48,14 @@ async def api(database_url: str, kafka_bootstrap: str, pg_schema: str,
     publisher = Publisher.create(producer_config(kafka_bootstrap), metrics=metrics)
     await publisher.start()
     commands = topic_factory("commands", partitions=1)
+    outbound = topic_factory("outbound", partitions=1)
     ctx = ApiContext(
         settings=settings, pool=pool, inspector=KafkaInspector(bootstrap=kafka_bootstrap),
         sink=publisher, metrics=metrics,
         history=History(read=lambda: exposition(metrics.registry)),
         groups={"tds-streams": [], "tds-projector": []}, org_id="42",
-        cache=TtlCache(ttl_s=1.0, enabled=False), commands_topic=commands)
+        cache=TtlCache(ttl_s=1.0, enabled=False), commands_topic=commands,
+        outbound_topic=outbound)
     app = web.Application(middlewares=[error_middleware])
     add_routes(app, ctx)
     client = TestClient(TestServer(app))

@@ -226,3 +226,14 @@ def test_canonical_entity_names_are_their_own_aliases() -> None:
 
     # read_event skips the alias lookup for a canonical name.
     assert all(canonical_entity(name) == name for name in ID_FIELDS)
+
+
+async def test_a_record_the_writer_fed_back_is_marked_as_the_erps() -> None:
+    runner = Runner()
+    written = raw("item", item("1", name="Bag"), source="writeback", kind="created",
+                  attributes={"origin": "erp", "command_id": "cmd-1"})
+    headers = dict((await runner.feed(written, topic=RT)).headers or [])
+    assert (headers["tds_origin"], headers["tds_command_id"]) == (b"erp", b"cmd-1")
+    # Zoho's own change of the record carries no marks.
+    changed = raw("item", item("1", name="Bag 2", modified=T0 + timedelta(seconds=5)))
+    assert "tds_origin" not in dict((await runner.feed(changed)).headers or [])
