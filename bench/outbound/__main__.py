@@ -32,6 +32,7 @@ import orjson
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from bench.report.outbound import section
 from producers.publisher import Publisher
 from producers.zoho.client import ZohoClient
 from producers.zoho.tokens import MemoryTokenStore
@@ -253,21 +254,7 @@ def main() -> None:
            "overhead_ratio": tds["wall_s"] / plain["wall_s"]}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "outbound.json").write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-    lat, res = tds["latency_applied_s"], tds["latency_result_s"]
-    lines = [
-        "# Write-back (bench/outbound)", "",
-        f"{tds['commands']} sales-order creates at Zoho's bound of {PER_MINUTE} requests/min "
-        f"(machine load {', '.join(f'{x:.1f}' for x in doc['load'])}):", "",
-        "| | wall s | commands/s | vs bound | 429s |", "| --- | --- | --- | --- | --- |",
-        f"| tds writer | {tds['wall_s']:.1f} | {tds['commands_per_s']:.2f} | "
-        f"{tds['over_bound_pct']:+.1f}% of {tds['bound_s']:.0f} s | {tds['rate_limited']} |",
-        f"| plain client (same Zoho client, no Kafka) | {plain['wall_s']:.1f} | "
-        f"{plain['commands_per_s']:.2f} | | {plain['rate_limited']} |", "",
-        f"Overhead ratio (tds ÷ plain wall time): {doc['overhead_ratio']:.3f}.", "",
-        f"Latency at 1 command/s ({lat['n']} commands): command → applied p50 "
-        f"{lat['p50'] * 1000:.0f} ms, p99 {lat['p99'] * 1000:.0f} ms; command → result on "
-        f"tds.outbound.results p50 {res['p50'] * 1000:.0f} ms, p99 {res['p99'] * 1000:.0f} ms.",
-    ]
+    lines = ["# Write-back (bench/outbound)", "", *section(doc)]
     (OUT / "outbound.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.report import chaos, charts, demo_sync, kafka_tls
+from bench.report import chaos, charts, demo_sync, kafka_tls, outbound
 from bench.report.runner import BENCHES, OUT, ROOT, RUNS, run_all
 from tds.settings import find_services_env, load_env_file
 
@@ -449,6 +449,7 @@ def render(runs: dict[str, Any]) -> str:
         "## End to end (bench/e2e)", "", *_e2e_section(out["e2e"]),
         "## The demo's initial sync (bench/demo_sync)", "", *demo_sync.section(out["demo_sync"]),
         "## Admin API (bench/api)", "", *_api_section(out["api"]),
+        "## Write-back (bench/outbound)", "", *outbound.section(out["outbound"]),
         "## Kafka over SASL_SSL beside plaintext (bench/kafka_tls)", "",
         *kafka_tls.section(out["kafka_tls"]),
         "## Under faults (tests/chaos, `make chaos`)", "", *chaos.section(out["chaos"]),

@@ -46,6 +46,8 @@ BENCHES = (
     Bench("kafka_tls", "bench.kafka_tls", (),
           ("--messages", "20000", "--rounds", "1", "--worker-events", "10000"),
           "kafka_tls.json", 900),
+    Bench("outbound", "bench.outbound", (), ("--commands", "20", "--latency-commands", "10"),
+          "outbound.json", 1200),
     Bench("e2e", "bench.e2e", (), ("--duration-s", "10", "--backfill", "20000"), "e2e.json",
           1800),
     Bench("demo_sync", "bench.demo_sync", (), ("--items", "1000", "--contacts", "200",
