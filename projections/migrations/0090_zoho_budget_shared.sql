@@ -16,9 +16,9 @@ CREATE TABLE zoho_budget_org (
     cap_until timestamptz
 );
 
-DROP FUNCTION zoho_budget_take(text, bigint, smallint, text, integer, float8, float8, float8);
-
 -- Ask for one request of `p_org`, as 0080's did, and also within the day and in flight.
+-- (0080's eight-argument overload stays, for processes of the previous release while a
+-- deployment rolls.)
 -- `p_daily` is what the asking class may spend today (null: no limit of ours); once spent,
 -- or while a 45 suspends the org, the ticket is refused outright (`suspended`, `wait_s`
 -- until the suspension ends or the UTC day turns). `p_concurrency` (null: none) is the
