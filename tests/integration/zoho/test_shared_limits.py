@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 import pytest
@@ -52,10 +54,21 @@ class Holder:
     def __init__(self) -> None:
         self.granted: list[str] = []
         self.gates: dict[str, asyncio.Event] = {}
+        self.tasks: list[asyncio.Task[None]] = []
 
-    def start(self, limiter: RateLimiter, priority: Priority, name: str) -> asyncio.Task[None]:
-        self.gates[name] = asyncio.Event()
-        return asyncio.create_task(self._hold(limiter, priority, name))
+    def start(self, limiter: RateLimiter, priority: Priority, *names: str) -> None:
+        for name in names:
+            self.gates[name] = asyncio.Event()
+            self.tasks.append(asyncio.create_task(self._hold(limiter, priority, name)))
+
+    async def crowd(self, limiter: RateLimiter, names: list[str], pinger: RateLimiter,
+                    quiet_s: float) -> None:
+        """Scheduled calls `names` take their places, then `pinger`'s ping asks and is
+        not granted for `quiet_s`."""
+        self.start(limiter, Priority.SCHEDULED, *names)
+        await self.until_granted(len(names))
+        self.start(pinger, Priority.REALTIME, "ping")
+        await self.none_granted_for(quiet_s, len(names))
 
     async def _hold(self, limiter: RateLimiter, priority: Priority, name: str) -> None:
         async with limiter.slot(priority):
@@ -72,6 +85,19 @@ class Holder:
     async def none_granted_for(self, seconds: float, count: int) -> None:
         await asyncio.sleep(seconds)
         assert len(self.granted) == count, self.granted
+
+
+@asynccontextmanager
+async def holding() -> AsyncIterator[Holder]:
+    """A Holder whose calls all end with the block (cancelled: a failed check leaves none
+    behind on the pool)."""
+    calls = Holder()
+    try:
+        yield calls
+    finally:
+        for task in calls.tasks:
+            task.cancel()
+        await asyncio.gather(*calls.tasks, return_exceptions=True)
 
 
 async def _flying(pool: asyncpg.Pool, org: str) -> int:
@@ -129,18 +155,18 @@ async def test_a_ping_takes_the_next_free_place_in_flight(pool: asyncpg.Pool,
     org = _org()
     poller = process(pool, org, "poller", concurrency=1, priorities=priorities)
     worker = process(pool, org, "worker", concurrency=1, priorities=priorities)
-    calls = Holder()
-    tasks = [calls.start(poller, Priority.FULL, "full-0")]
-    await calls.until_granted(1)
-    tasks += [calls.start(poller, Priority.FULL, f"full-{i}") for i in range(1, 4)]
-    await asyncio.sleep(0.2)  # the backlog queues behind the one place in flight
-    tasks.append(calls.start(worker, Priority.REALTIME, "ping"))
-    await calls.none_granted_for(0.2, 1)  # the place is taken: nobody else flies
-    for done in range(1, 6):  # let each call end in turn: the next one takes its place
-        calls.gates[calls.granted[-1]].set()
-        if done < 5:
-            await calls.until_granted(done + 1)
-    await asyncio.gather(*tasks)
+    async with holding() as calls:
+        calls.start(poller, Priority.FULL, "full-0")
+        await calls.until_granted(1)
+        calls.start(poller, Priority.FULL, "full-1", "full-2", "full-3")
+        await asyncio.sleep(0.2)  # the backlog queues behind the one place in flight
+        calls.start(worker, Priority.REALTIME, "ping")
+        await calls.none_granted_for(0.2, 1)  # the place is taken: nobody else flies
+        for done in range(1, 6):  # let each call end in turn: the next one takes its place
+            calls.gates[calls.granted[-1]].set()
+            if done < 5:
+                await calls.until_granted(done + 1)
+        await asyncio.gather(*calls.tasks)
     if priorities:
         assert calls.granted[1] == "ping", calls.granted
     else:
@@ -151,18 +177,15 @@ async def test_two_processes_share_the_calls_in_flight(pool: asyncpg.Pool) -> No
     org = _org()
     poller = process(pool, org, "poller", concurrency=2)
     worker = process(pool, org, "worker", concurrency=2)
-    calls = Holder()
-    tasks = [calls.start(poller, Priority.SCHEDULED, f"sync-{i}") for i in range(2)]
-    await calls.until_granted(2)
-    tasks.append(calls.start(worker, Priority.REALTIME, "ping"))
-    await calls.none_granted_for(0.3, 2)  # the org's two places are the poller's
-    assert await _flying(pool, org) == 2
-    calls.gates["sync-0"].set()
-    await calls.until_granted(3)
-    assert calls.granted[2] == "ping"
-    for gate in calls.gates.values():
-        gate.set()
-    await asyncio.gather(*tasks)
+    async with holding() as calls:
+        await calls.crowd(poller, ["sync-0", "sync-1"], worker, 0.3)  # the org's two places
+        assert await _flying(pool, org) == 2
+        calls.gates["sync-0"].set()
+        await calls.until_granted(3)
+        assert calls.granted[2] == "ping"
+        for gate in calls.gates.values():
+            gate.set()
+        await asyncio.gather(*calls.tasks)
     assert await _flying(pool, org) == 0
 
 
@@ -170,18 +193,16 @@ async def test_a_1070_lowers_every_processs_calls_in_flight(pool: asyncpg.Pool) 
     org = _org()
     poller = process(pool, org, "poller", concurrency=4)
     worker = process(pool, org, "worker", concurrency=4)
-    calls = Holder()
-    tasks = [calls.start(poller, Priority.SCHEDULED, f"sync-{i}") for i in range(3)]
-    await calls.until_granted(3)
-    await poller.too_concurrent()  # Zoho said 1070 with three in flight: two at most now
-    calls.gates["sync-0"].set()
-    tasks.append(calls.start(worker, Priority.REALTIME, "ping"))
-    await calls.none_granted_for(0.3, 3)  # two fly: the worker's fourth place is gone too
-    calls.gates["sync-1"].set()
-    await calls.until_granted(4)
-    for gate in calls.gates.values():
-        gate.set()
-    await asyncio.gather(*tasks)
+    async with holding() as calls:
+        calls.start(poller, Priority.SCHEDULED, "sync-0", "sync-1", "sync-2")
+        await calls.until_granted(3)
+        await poller.too_concurrent()  # Zoho said 1070 with three in flight: two at most now
+        calls.gates["sync-0"].set()
+        calls.start(worker, Priority.REALTIME, "ping")
+        await calls.none_granted_for(0.3, 3)  # two fly: the worker's other places are gone
+        calls.gates["sync-1"].set()
+        await calls.until_granted(4)
+        assert calls.granted[3] == "ping"
 
 
 async def test_a_killed_holders_place_in_flight_frees_itself(pool: asyncpg.Pool) -> None:
