@@ -198,3 +198,76 @@ async def test_a_database_failure_is_a_retriable_zoho_error() -> None:
     with pytest.raises(ZohoBudgetUnavailable) as info:
         await ledger.take(Ticket(Priority.REALTIME), Limits(100, 0.6))
     assert info.value.retriable
+
+
+async def _outcomes(limiter: RateLimiter, priority: Priority, count: int) -> list[bool]:
+    out = []
+    for _ in range(count):
+        try:
+            async with limiter.slot(priority):
+                out.append(True)
+        except ZohoDailyLimitExceeded:
+            out.append(False)
+    return out
+
+
+async def test_each_class_spends_its_share_of_the_day_and_the_day_turns_at_utc_midnight() \
+        -> None:
+    clock = VirtualClock(datetime(2025, 11, 13, 23, 0, tzinfo=UTC).timestamp())
+    limiter = RateLimiter(per_minute=10_000, daily=100, clock=clock)
+    assert (await _outcomes(limiter, Priority.IMAGES, 90)).count(True) == 80
+    assert (await _outcomes(limiter, Priority.FULL, 10)).count(True) == 5  # to 85
+    assert (await _outcomes(limiter, Priority.SCHEDULED, 10)).count(True) == 5  # to 90
+    assert (await _outcomes(limiter, Priority.MANUAL, 10)).count(True) == 5  # to 95
+    with pytest.raises(ZohoDailyLimitExceeded) as info:
+        async with limiter.slot(Priority.FULL):
+            pass
+    assert "kept for more urgent calls" in str(info.value)
+    assert info.value.resume_at == datetime(2025, 11, 14, tzinfo=UTC)
+    assert await _outcomes(limiter, Priority.REALTIME, 6) == [True] * 5 + [False]
+    with pytest.raises(ZohoDailyLimitExceeded) as info:
+        async with limiter.slot(Priority.REALTIME):
+            pass
+    assert "the daily limit of 100 Zoho calls" in str(info.value)
+    clock.now = datetime(2025, 11, 14, tzinfo=UTC).timestamp()
+    assert await _outcomes(limiter, Priority.IMAGES, 1) == [True]
+
+
+async def test_a_45_holds_every_limiter_of_the_ledger() -> None:
+    clock = VirtualClock(datetime(2025, 11, 13, 8, 0, tzinfo=UTC).timestamp())
+    ledger = MemoryLedger(time=clock.time, window_s=60.25)
+    first, second = (RateLimiter(clock=clock, ledger=ledger) for _ in range(2))
+    await first.daily_exhausted()
+    with pytest.raises(ZohoDailyLimitExceeded) as info:
+        async with second.slot(Priority.REALTIME):
+            pass
+    assert info.value.retry_after_s == pytest.approx(3600)
+    clock.now += 3600
+    assert await _outcomes(second, Priority.REALTIME, 1) == [True]
+
+
+async def test_a_lease_never_released_lapses() -> None:
+    clock = VirtualClock()
+    ledger = MemoryLedger(time=clock.time, window_s=60.25)
+    limits = Limits(10_000, 0.0, concurrency=1, lease_s=45.0)
+    assert (await ledger.take(Ticket(Priority.FULL), limits)).granted  # never released
+    ping = Ticket(Priority.REALTIME)
+    answer = await ledger.take(ping, limits)
+    assert answer.crowded and not answer.granted
+    clock.now += 45.0
+    assert (await ledger.take(ping, limits)).granted
+
+
+async def test_a_1070_lowers_the_ledgers_allowance_for_a_while() -> None:
+    clock = VirtualClock()
+    ledger = MemoryLedger(time=clock.time, window_s=60.25)
+    limits = Limits(10_000, 0.0, concurrency=4, lease_s=3600.0)  # they fly all along
+    held = [Ticket(Priority.FULL) for _ in range(3)]
+    for ticket in held:
+        assert (await ledger.take(ticket, limits)).granted
+    assert await ledger.crowded(4, 60.0) == 2
+    await ledger.release(held[0])
+    ping = Ticket(Priority.REALTIME)
+    assert (await ledger.take(ping, limits)).crowded  # two fly: no third place for a minute
+    clock.now += 60.0
+    assert (await ledger.take(ping, limits)).granted
