@@ -109,6 +109,7 @@ class RateLimiter:
         self._sent_since_header = 0
         self._suspended_until = 0.0
         self._successes = 0
+        self._day_logged = ""  # the last refusal logged: once per reason and resume time
         self.utc_offset: timezone = UTC  # the org's offset, learned from its timestamps
         self.waited_s = 0.0  # time spent waiting for budget, for reports
 
@@ -194,11 +195,13 @@ class RateLimiter:
         else:
             why = (f"{priority.label} calls have spent their {DAILY_SHARE[priority]:.0%} of "
                    f"the daily limit of {self.daily}; the rest is kept for more urgent calls")
-        logger.warning("%s; %s calls resume at %s", why, priority.label, resume.isoformat())
+        message = f"{why}; calls resume at {resume.replace(microsecond=0).isoformat()}"
+        if message != self._day_logged:  # not once per refused call
+            self._day_logged = message
+            logger.warning("%s", message)
         if self.daily is not None:
             self._gauge("day", self.daily - answer.day_used)
-        return ZohoDailyLimitExceeded(f"{why}; calls resume at {resume.isoformat()}",
-                                      resume_at=resume, retry_after_s=answer.wait_s)
+        return ZohoDailyLimitExceeded(message, resume_at=resume, retry_after_s=answer.wait_s)
 
     async def _until_freed(self) -> float:
         """Wait for a call of ours to end, or `poll_s` (another process's may end): real
