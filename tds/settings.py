@@ -210,6 +210,15 @@ VARIABLES: tuple[Variable, ...] = (
              "Zoho data centre: picks the accounts host (e.g. `ca` → accounts.zohocloud.ca)"),
     Variable("ZOHO_API_BASE", "zoho_api_base", _url(("http", "https")), "",
              "Override of the API and accounts base URL (the simulator's address in tests/demo)"),
+    Variable("ZOHO_DAILY_LIMIT", "zoho_daily_limit", _int(0, 100_000_000), "10000",
+             "Zoho calls a day for the organization, shared by every TDS process (your "
+             "plan's: 1000 on Free); webhook pings and write-backs may spend all of it, manual "
+             "runs 95 %, scheduled syncs 90 %, full syncs 85 %, image downloads 80 %; "
+             "counted per UTC day; 0: no limit of ours (only Zoho's 429/45 stops calls)"),
+    Variable("ZOHO_CONCURRENCY", "zoho_concurrency", _int(1, 100), "5",
+             "Zoho calls in flight at once for the organization, across every TDS process "
+             "(Zoho allows 5 on Free plans, 10 on paid ones); lowered for a minute after a "
+             "429/1070"),
     Variable("ZOHO_WEBHOOK_SECRET", "zoho_webhook_secret", _secret, "",
              "Webhook secret: HMAC key (or shared secret, see ZOHO_WEBHOOK_AUTH)"),
     Variable("ZOHO_WEBHOOK_AUTH", "zoho_webhook_auth", _choice(WEBHOOK_AUTH_MODES), "hmac",
@@ -347,6 +356,8 @@ class Settings:
     zoho_refresh_token: Secret
     zoho_dc: str
     zoho_api_base: str | None
+    zoho_daily_limit: int
+    zoho_concurrency: int
     zoho_webhook_secret: Secret
     zoho_webhook_auth: str
     zoho_webhook_secret_header: str

@@ -23,7 +23,7 @@ import asyncpg
 from multidict import CIMultiDict
 
 from producers.zoho import dc
-from producers.zoho.budget import Ledger, PgLedger, Priority, dsn_connect
+from producers.zoho.budget import Ledger, Priority
 from producers.zoho.entities import EntityDef, entity_def
 from producers.zoho.errors import (
     ZohoAuthError,
@@ -39,6 +39,7 @@ from producers.zoho.errors import (
     ZohoTokenThrottled,
 )
 from producers.zoho.paging import Page, iter_pages, list_page
+from producers.zoho.pgbudget import PgLedger, dsn_connect
 from producers.zoho.ratelimit import SAFETY_S, WINDOW_S, Clock, RateLimiter, RealClock
 from producers.zoho.responses import Answer, classify, parse_envelope
 from producers.zoho.timefmt import record_modified
@@ -67,7 +68,9 @@ class ClientOptions:
     backoff_max_s: float = 30.0
     max_rate_waits: int = 5  # 429/44 window waits per call before giving up
     per_minute: int = 100
-    concurrency: int = 4
+    # Calls in flight and per day for the whole org (every process); None: the settings'
+    # ZOHO_CONCURRENCY and ZOHO_DAILY_LIMIT.
+    concurrency: int | None = None
     daily: int | None = None
     # Pace calls evenly (True) so other processes of the org find budget at any moment;
     # False spends each minute's budget at once (a bulk pull alone on the org is faster).
@@ -138,11 +141,13 @@ class ZohoClient:
             metrics=self._metrics, margin_s=opts.token_margin_s,
             throttle_block_s=opts.token_block_s, throttle_probe_s=opts.token_probe_s)
         if self._limiter is None:
-            self._limiter = RateLimiter(per_minute=opts.per_minute,
-                                        concurrency=opts.concurrency, daily=opts.daily,
-                                        smooth=opts.smooth, clock=self._clock,
-                                        metrics=self._metrics,
-                                        ledger=self._ledger or self._shared_ledger(settings))
+            daily = opts.daily if opts.daily is not None else settings.zoho_daily_limit
+            self._limiter = RateLimiter(
+                per_minute=opts.per_minute,
+                concurrency=opts.concurrency or settings.zoho_concurrency,
+                daily=daily or None, smooth=opts.smooth, clock=self._clock,
+                metrics=self._metrics, call_timeout_s=opts.timeout_s,
+                ledger=self._ledger or self._shared_ledger(settings))
         return self._tokens
 
     def _shared_ledger(self, settings: Settings) -> Ledger | None:
@@ -262,7 +267,7 @@ class ZohoClient:
                     continue
                 if isinstance(error, ZohoRateLimited):
                     if error.code == 45:
-                        raise limiter.daily_exhausted() from error
+                        raise await limiter.daily_exhausted() from error
                     wait = limiter.minute_exhausted(answer.headers)
                     rate_waits += 1
                     if rate_waits > self.options.max_rate_waits:
@@ -272,7 +277,7 @@ class ZohoClient:
                     attempt -= 1
                     continue
                 if error.code == 1070:
-                    limiter.too_concurrent()
+                    await limiter.too_concurrent()
                 if error.retriable and attempt < self.options.max_attempts:
                     await self._backoff(attempt, name, error)
                     continue
@@ -304,9 +309,9 @@ class ZohoClient:
                     continue
                 if isinstance(error, (ZohoRateLimited, ZohoConcurrencyLimited)):
                     if error.code == 45:
-                        raise limiter.daily_exhausted() from error
+                        raise await limiter.daily_exhausted() from error
                     if error.code == 1070:
-                        limiter.too_concurrent()
+                        await limiter.too_concurrent()
                         wait = self.options.backoff_base_s
                         await self._clock.sleep(wait)
                     else:

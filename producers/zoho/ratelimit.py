@@ -1,11 +1,13 @@
 """The request budget of one Zoho organization, spent carefully and by priority.
 
-Three budgets: requests per minute (paced evenly and never more than the limit in any
-window, so the server's fixed windows are never exceeded; served by priority class
-through a `producers.zoho.budget` ledger, shared in PostgreSQL), requests per day (a 429/45
-suspends every call until the reset) and requests in flight (lowered on 429/1070, raised
-again slowly). The `X-Rate-Limit-*` headers are read so that several processes sharing
-one organization back off when the server says the minute is spent.
+Three budgets, all served by priority class through a `producers.zoho.budget` ledger
+(shared in PostgreSQL by every process of the org): requests per minute (paced evenly and
+never more than the limit in any window, so the server's fixed windows are never
+exceeded), requests per day (each class its share of the daily limit; a 429/45 suspends
+every call until the reset) and requests in flight (lowered for every process on 429/1070
+for a while, and in this process until it has gone well again for a while). The
+`X-Rate-Limit-*` headers are read so that several processes sharing one organization back
+off when the server says the minute is spent.
 """
 
 from __future__ import annotations
@@ -19,8 +21,16 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Protocol
 
-from producers.zoho.budget import Ledger, MemoryLedger, Priority, Ticket
-from producers.zoho.errors import ZohoDailyLimitExceeded
+from producers.zoho.budget import (
+    DAILY_SHARE,
+    Answer,
+    Ledger,
+    Limits,
+    MemoryLedger,
+    Priority,
+    Ticket,
+)
+from producers.zoho.errors import ZohoBudgetUnavailable, ZohoDailyLimitExceeded
 from tds.metrics import Metrics
 
 logger = logging.getLogger(__name__)
@@ -28,6 +38,8 @@ logger = logging.getLogger(__name__)
 WINDOW_S = 60.0  # Zoho's per-minute window
 SAFETY_S = 0.25  # covers network jitter between our clock and the server's
 MAX_ASKS = 1_000_000  # a bound on one request's wait (polls are 50 ms: ~14 h)
+CROWDED_COOL_S = 60.0  # after a 1070, every process keeps fewer calls in flight this long
+LEASE_MARGIN_S = 15.0  # a call's place in flight outlives its timeout by this much
 
 
 class Clock(Protocol):
@@ -72,6 +84,7 @@ class RateLimiter:
         metrics: Metrics | None = None,
         ledger: Ledger | None = None,
         poll_s: float = 0.05,
+        call_timeout_s: float = 30.0,
     ) -> None:
         self.per_minute = per_minute
         self.max_concurrency = concurrency
@@ -86,17 +99,17 @@ class RateLimiter:
         self._ledger: Ledger = ledger or MemoryLedger(
             time=self._clock.time, window_s=window_s + safety_s)
         self._poll_s = poll_s
+        self._lease_s = call_timeout_s + LEASE_MARGIN_S
         self._not_before = 0.0  # after a 429/44: nobody sends before the server's reset
         self._in_flight = 0
-        self._cond = asyncio.Condition()
+        self._freed = asyncio.Event()  # set (and replaced) when a call of ours ends
         self._configured_per_minute = per_minute
         self._server_remaining: int | None = None
         self._server_reset_at = 0.0
         self._sent_since_header = 0
         self._suspended_until = 0.0
         self._successes = 0
-        self._used_today = 0
-        self._day = -1
+        self._day_logged = ""  # the last refusal logged: once per reason and resume time
         self.utc_offset: timezone = UTC  # the org's offset, learned from its timestamps
         self.waited_s = 0.0  # time spent waiting for budget, for reports
 
@@ -108,15 +121,25 @@ class RateLimiter:
     @asynccontextmanager
     async def slot(self, priority: Priority) -> AsyncIterator[None]:
         """Wait for budget in `priority`'s class, hold one in-flight place for the block."""
-        await self._admit(priority)
+        ticket = await self._admit(priority)
         try:
             yield
         finally:
-            async with self._cond:
-                self._in_flight -= 1
-                self._cond.notify_all()
+            self._in_flight -= 1
+            try:
+                # Shielded: a cancelled call still frees its place (else its lease lapses).
+                with contextlib.suppress(ZohoBudgetUnavailable):
+                    await asyncio.shield(self._ledger.release(ticket))
+            finally:
+                self._freed.set()
+                self._freed = asyncio.Event()
 
-    async def _admit(self, priority: Priority) -> None:
+    def _limits(self) -> Limits:
+        return Limits(per_minute=self.per_minute, pace_s=self._pace_s(),
+                      concurrency=self.concurrency, daily=self.daily, lease_s=self._lease_s,
+                      poll_s=self._poll_s)
+
+    async def _admit(self, priority: Priority) -> Ticket:
         self._check_suspended()
         ticket = Ticket(priority)
         waited = 0.0
@@ -124,10 +147,14 @@ class RateLimiter:
             for _ in range(MAX_ASKS):  # bounded: each pass waits for a known moment or polls
                 wait = self._hold_s()
                 if wait <= 0:
-                    answer = await self._ledger.take(ticket, per_minute=self.per_minute,
-                                                     pace_s=self._pace_s())
+                    answer = await self._ledger.take(ticket, self._limits())
                     if answer.granted:
                         break
+                    if answer.suspended:
+                        raise self._day_spent(priority, answer)
+                    if answer.crowded:
+                        waited += await self._until_freed()
+                        continue
                     wait = answer.wait_s if answer.head else max(answer.wait_s, self._poll_s)
                 if self.per_minute < self._configured_per_minute:
                     # Under a lowered limit (a 429 storm's 3 a minute paces 20 s apart) ask
@@ -143,12 +170,10 @@ class RateLimiter:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._ledger.leave(ticket))
             raise
-        async with self._cond:
-            while self._in_flight >= self.concurrency:
-                await self._cond.wait()
-            self._in_flight += 1
+        self._in_flight += 1
         self._sent_since_header += 1
-        self._count_day()
+        if self.daily is not None:
+            self._gauge("day", self.daily - answer.day_used)
         self.waited_s += waited
         if self._metrics is not None:
             self._metrics.zoho_budget_calls.labels(priority=priority.label).inc()
@@ -156,6 +181,36 @@ class RateLimiter:
                 self._metrics.zoho_budget_waits.labels(priority=priority.label).inc()
                 self._metrics.zoho_budget_wait_seconds.labels(priority=priority.label).inc(
                     waited)
+        return ticket
+
+    def _day_spent(self, priority: Priority, answer: Answer) -> ZohoDailyLimitExceeded:
+        """The error for a class whose day is over: Zoho's 45, the daily limit, or the
+        class's share of it (the rest is kept for more urgent classes)."""
+        now = self._clock.time()
+        resume = datetime.fromtimestamp(now + answer.wait_s, UTC)
+        if self.daily is None or answer.day_used < self.daily * DAILY_SHARE[priority]:
+            why = "Zoho's daily API limit is spent"
+        elif answer.day_used >= self.daily:
+            why = f"the daily limit of {self.daily} Zoho calls (ZOHO_DAILY_LIMIT) is spent"
+        else:
+            why = (f"{priority.label} calls have spent their {DAILY_SHARE[priority]:.0%} of "
+                   f"the daily limit of {self.daily}; the rest is kept for more urgent calls")
+        message = f"{why}; calls resume at {resume.replace(microsecond=0).isoformat()}"
+        if message != self._day_logged:  # not once per refused call
+            self._day_logged = message
+            logger.warning("%s", message)
+        if self.daily is not None:
+            self._gauge("day", self.daily - answer.day_used)
+        return ZohoDailyLimitExceeded(message, resume_at=resume, retry_after_s=answer.wait_s)
+
+    async def _until_freed(self) -> float:
+        """Wait for a call of ours to end, or `poll_s` (another process's may end): real
+        time, since calls take real time even under a test's virtual clock."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._freed.wait(), self._poll_s)
+        return loop.time() - start
 
     def _pace_s(self) -> float:
         return self._window_s / self.per_minute if self._smooth else 0.0
@@ -177,18 +232,6 @@ class RateLimiter:
             raise ZohoDailyLimitExceeded(
                 f"Zoho's daily API limit is spent; calls resume at {resume.isoformat()}",
                 resume_at=resume, retry_after_s=self._suspended_until - now)
-
-    def _count_day(self) -> None:
-        day = int((self._clock.time() + self._offset_s()) // 86_400)
-        if day != self._day:
-            self._day, self._used_today = day, 0
-        self._used_today += 1
-        if self.daily is not None:
-            self._gauge("day", self.daily - self._used_today)
-
-    def _offset_s(self) -> float:
-        delta = self.utc_offset.utcoffset(None)
-        return delta.total_seconds() if delta is not None else 0.0
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Read X-Rate-Limit-Limit/Remaining/Reset of a response."""
@@ -230,14 +273,19 @@ class RateLimiter:
         self._not_before = max(self._not_before, self._server_reset_at)
         return self._server_reset_at - now
 
-    def daily_exhausted(self) -> ZohoDailyLimitExceeded:
-        """429/45: suspend until the org's next midnight (probing at least hourly)."""
+    async def daily_exhausted(self) -> ZohoDailyLimitExceeded:
+        """429/45: suspend every process until the org's next midnight (probing at least
+        hourly)."""
         now = self._clock.time()
         local = datetime.fromtimestamp(now, self.utc_offset)
         midnight = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0,
                                                        microsecond=0)
         # The reset time is unconfirmed (midnight IST, say some): never sleep past an hour.
         self._suspended_until = min(midnight.timestamp(), now + self._max_suspend_s)
+        try:
+            await self._ledger.suspend(self._suspended_until - now)
+        except ZohoBudgetUnavailable as exc:  # this process holds off all the same
+            logger.warning("could not tell the other processes of the 45: %s", exc)
         self._gauge("day", 0)
         logger.warning("Zoho daily API limit reached; suspended for %.0f s",
                        self._suspended_until - now)
@@ -246,11 +294,18 @@ class RateLimiter:
             f"Zoho's daily API limit is spent; calls resume at {resume.isoformat()}",
             resume_at=resume, retry_after_s=self._suspended_until - now)
 
-    def too_concurrent(self) -> None:
-        """429/1070: lower the number of calls in flight."""
+    async def too_concurrent(self) -> None:
+        """429/1070: lower the number of calls in flight, of this process until it has gone
+        well for a while, of every process of the org for `CROWDED_COOL_S`."""
         self.concurrency = max(1, min(self.concurrency, self._in_flight) - 1)
         self._successes = 0
-        logger.info("Zoho concurrency lowered to %d", self.concurrency)
+        try:
+            shared = await self._ledger.crowded(self.max_concurrency, CROWDED_COOL_S)
+        except ZohoBudgetUnavailable as exc:
+            logger.warning("could not lower the shared Zoho concurrency: %s", exc)
+            shared = self.concurrency
+        logger.info("Zoho concurrency lowered to %d (the organization's: %d for %.0f s)",
+                    self.concurrency, shared, CROWDED_COOL_S)
 
     def _gauge(self, window: str, value: float) -> None:
         if self._metrics is not None:

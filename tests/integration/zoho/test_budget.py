@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from producers.zoho.budget import PgLedger, Priority, Ticket
+from producers.zoho.budget import Limits, Priority, Ticket
+from producers.zoho.pgbudget import PgLedger
 from producers.zoho.ratelimit import RateLimiter
 from tests.integration.zoho.simkit import schema_pool
 
@@ -104,13 +105,13 @@ async def test_a_dead_processs_ticket_leaves_the_queue(pool: asyncpg.Pool) -> No
     org = f"budget-{uuid.uuid4().hex[:12]}"
     dead = PgLedger(pool.acquire, org_id=org, owner="dead", window_s=60.25, stale_s=0.5)
     first, orphan = Ticket(Priority.FULL), Ticket(Priority.REALTIME)
-    assert (await dead.take(first, per_minute=PER_MINUTE, pace_s=0.1)).granted
-    assert not (await dead.take(orphan, per_minute=PER_MINUTE, pace_s=0.1)).granted
+    assert (await dead.take(first, Limits(PER_MINUTE, 0.1))).granted
+    assert not (await dead.take(orphan, Limits(PER_MINUTE, 0.1))).granted
     # Its process dies here: the REALTIME ticket heads the queue and is never asked again.
     alive = PgLedger(pool.acquire, org_id=org, owner="alive", window_s=60.25, stale_s=0.5)
     waiting, answer = Ticket(Priority.IMAGES), None
     for _ in range(200):  # bounded: the orphan expires after stale_s
-        answer = await alive.take(waiting, per_minute=PER_MINUTE, pace_s=0.1)
+        answer = await alive.take(waiting, Limits(PER_MINUTE, 0.1))
         if answer.granted:
             break
         await asyncio.sleep(max(answer.wait_s, 0.05))

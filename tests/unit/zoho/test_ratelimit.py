@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from producers.zoho.budget import MemoryLedger, PgLedger, Priority, Ticket
+from producers.zoho.budget import Limits, MemoryLedger, Priority, Ticket
 from producers.zoho.errors import ZohoBudgetUnavailable, ZohoDailyLimitExceeded
+from producers.zoho.pgbudget import PgLedger
 from producers.zoho.ratelimit import RateLimiter
 
 T0 = 1_763_000_000.0  # 2025-11-13T02:13:20Z
@@ -102,7 +103,7 @@ async def test_minute_exhausted_holds_every_caller_until_reset() -> None:
 async def test_daily_limit_suspends_until_midnight_or_an_hour() -> None:
     clock = VirtualClock(datetime(2025, 11, 13, 23, 30, tzinfo=UTC).timestamp())
     limiter = RateLimiter(clock=clock)
-    error = limiter.daily_exhausted()
+    error = await limiter.daily_exhausted()
     assert error.resume_at == datetime(2025, 11, 14, tzinfo=UTC)
     assert error.retry_after_s == pytest.approx(1800)
     with pytest.raises(ZohoDailyLimitExceeded):
@@ -111,10 +112,10 @@ async def test_daily_limit_suspends_until_midnight_or_an_hour() -> None:
     await _send(limiter, clock, 1)
     early = VirtualClock(datetime(2025, 11, 13, 8, 0, tzinfo=UTC).timestamp())
     capped = RateLimiter(clock=early)
-    assert capped.daily_exhausted().retry_after_s == pytest.approx(3600)  # probe hourly
+    assert (await capped.daily_exhausted()).retry_after_s == pytest.approx(3600)  # probe hourly
     offset = RateLimiter(clock=VirtualClock(clock.now))
     offset.utc_offset = timezone(timedelta(hours=3))  # org midnight is 21:00 UTC
-    assert offset.daily_exhausted().retry_after_s == pytest.approx(3600)
+    assert (await offset.daily_exhausted()).retry_after_s == pytest.approx(3600)
 
 
 async def test_concurrency_is_lowered_then_slowly_raised() -> None:
@@ -132,7 +133,7 @@ async def test_concurrency_is_lowered_then_slowly_raised() -> None:
     for _ in range(10):
         await asyncio.sleep(0)
     assert limiter.in_flight == 4
-    limiter.too_concurrent()
+    await limiter.too_concurrent()
     assert limiter.concurrency == 3
     gate.set()
     await asyncio.gather(*tasks)
@@ -141,7 +142,7 @@ async def test_concurrency_is_lowered_then_slowly_raised() -> None:
         limiter.success()
     assert limiter.concurrency == 4
     for _ in range(10):
-        limiter.too_concurrent()
+        await limiter.too_concurrent()
     assert limiter.concurrency == 1
 
 
@@ -170,21 +171,21 @@ async def test_the_head_of_the_queue_is_the_most_urgent_class_then_the_oldest() 
     clock = VirtualClock()
     ledger = MemoryLedger(time=clock.time, window_s=60.25)
     first = Ticket(Priority.FULL)
-    assert (await ledger.take(first, per_minute=100, pace_s=0.6)).granted
+    assert (await ledger.take(first, Limits(100, 0.6))).granted
     backlog = [Ticket(Priority.FULL) for _ in range(3)]
     for ticket in backlog:
-        assert not (await ledger.take(ticket, per_minute=100, pace_s=0.6)).granted
+        assert not (await ledger.take(ticket, Limits(100, 0.6))).granted
     ping = Ticket(Priority.REALTIME)
-    answer = await ledger.take(ping, per_minute=100, pace_s=0.6)
+    answer = await ledger.take(ping, Limits(100, 0.6))
     assert answer.head and not answer.granted and answer.wait_s == pytest.approx(0.6)
     clock.now += 0.6
-    assert not (await ledger.take(backlog[0], per_minute=100, pace_s=0.6)).head
-    assert (await ledger.take(ping, per_minute=100, pace_s=0.6)).granted
+    assert not (await ledger.take(backlog[0], Limits(100, 0.6))).head
+    assert (await ledger.take(ping, Limits(100, 0.6))).granted
     clock.now += 0.6
-    assert (await ledger.take(backlog[0], per_minute=100, pace_s=0.6)).granted
+    assert (await ledger.take(backlog[0], Limits(100, 0.6))).granted
     await ledger.leave(backlog[1])
     clock.now += 0.6
-    assert (await ledger.take(backlog[2], per_minute=100, pace_s=0.6)).granted
+    assert (await ledger.take(backlog[2], Limits(100, 0.6))).granted
 
 
 async def test_a_database_failure_is_a_retriable_zoho_error() -> None:
@@ -195,5 +196,78 @@ async def test_a_database_failure_is_a_retriable_zoho_error() -> None:
 
     ledger = PgLedger(unreachable, org_id="1", owner="me", window_s=60.25)
     with pytest.raises(ZohoBudgetUnavailable) as info:
-        await ledger.take(Ticket(Priority.REALTIME), per_minute=100, pace_s=0.6)
+        await ledger.take(Ticket(Priority.REALTIME), Limits(100, 0.6))
     assert info.value.retriable
+
+
+async def _outcomes(limiter: RateLimiter, priority: Priority, count: int) -> list[bool]:
+    out = []
+    for _ in range(count):
+        try:
+            async with limiter.slot(priority):
+                out.append(True)
+        except ZohoDailyLimitExceeded:
+            out.append(False)
+    return out
+
+
+async def test_each_class_spends_its_share_of_the_day_and_the_day_turns_at_utc_midnight() \
+        -> None:
+    clock = VirtualClock(datetime(2025, 11, 13, 23, 0, tzinfo=UTC).timestamp())
+    limiter = RateLimiter(per_minute=10_000, daily=100, clock=clock)
+    assert (await _outcomes(limiter, Priority.IMAGES, 90)).count(True) == 80
+    assert (await _outcomes(limiter, Priority.FULL, 10)).count(True) == 5  # to 85
+    assert (await _outcomes(limiter, Priority.SCHEDULED, 10)).count(True) == 5  # to 90
+    assert (await _outcomes(limiter, Priority.MANUAL, 10)).count(True) == 5  # to 95
+    with pytest.raises(ZohoDailyLimitExceeded) as info:
+        async with limiter.slot(Priority.FULL):
+            pass
+    assert "kept for more urgent calls" in str(info.value)
+    assert info.value.resume_at == datetime(2025, 11, 14, tzinfo=UTC)
+    assert await _outcomes(limiter, Priority.REALTIME, 6) == [True] * 5 + [False]
+    with pytest.raises(ZohoDailyLimitExceeded) as info:
+        async with limiter.slot(Priority.REALTIME):
+            pass
+    assert "the daily limit of 100 Zoho calls" in str(info.value)
+    clock.now = datetime(2025, 11, 14, tzinfo=UTC).timestamp()
+    assert await _outcomes(limiter, Priority.IMAGES, 1) == [True]
+
+
+async def test_a_45_holds_every_limiter_of_the_ledger() -> None:
+    clock = VirtualClock(datetime(2025, 11, 13, 8, 0, tzinfo=UTC).timestamp())
+    ledger = MemoryLedger(time=clock.time, window_s=60.25)
+    first, second = (RateLimiter(clock=clock, ledger=ledger) for _ in range(2))
+    await first.daily_exhausted()
+    with pytest.raises(ZohoDailyLimitExceeded) as info:
+        async with second.slot(Priority.REALTIME):
+            pass
+    assert info.value.retry_after_s == pytest.approx(3600)
+    clock.now += 3600
+    assert await _outcomes(second, Priority.REALTIME, 1) == [True]
+
+
+async def test_a_lease_never_released_lapses() -> None:
+    clock = VirtualClock()
+    ledger = MemoryLedger(time=clock.time, window_s=60.25)
+    limits = Limits(10_000, 0.0, concurrency=1, lease_s=45.0)
+    assert (await ledger.take(Ticket(Priority.FULL), limits)).granted  # never released
+    ping = Ticket(Priority.REALTIME)
+    answer = await ledger.take(ping, limits)
+    assert answer.crowded and not answer.granted
+    clock.now += 45.0
+    assert (await ledger.take(ping, limits)).granted
+
+
+async def test_a_1070_lowers_the_ledgers_allowance_for_a_while() -> None:
+    clock = VirtualClock()
+    ledger = MemoryLedger(time=clock.time, window_s=60.25)
+    limits = Limits(10_000, 0.0, concurrency=4, lease_s=3600.0)  # they fly all along
+    held = [Ticket(Priority.FULL) for _ in range(3)]
+    for ticket in held:
+        assert (await ledger.take(ticket, limits)).granted
+    assert await ledger.crowded(4, 60.0) == 2
+    await ledger.release(held[0])
+    ping = Ticket(Priority.REALTIME)
+    assert (await ledger.take(ping, limits)).crowded  # two fly: no third place for a minute
+    clock.now += 60.0
+    assert (await ledger.take(ping, limits)).granted
