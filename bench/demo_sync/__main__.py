@@ -27,6 +27,8 @@ from typing import Any
 
 import asyncpg
 
+from tds.settings import find_services_env, load_env_file
+
 PER_PAGE = 200
 PER_MINUTE = 100
 OUT = Path(__file__).resolve().parents[1] / "out" / "demo_sync.json"
@@ -65,6 +67,9 @@ def main() -> int:
         parser.add_argument(f"--{name}", type=int, default=default)
     parser.add_argument("--timeout-s", type=float, default=900)
     args = parser.parse_args()
+    services = find_services_env()  # the Kafka and PostgreSQL `make up` started
+    if services is not None:
+        load_env_file(services)
     port, hook = _free_port(), _free_port()
     token = f"bench-{random.randrange(10**9)}"
     env = {**os.environ, "TDS_API_TOKEN": token}
