@@ -47,6 +47,10 @@ class Outbox:
             overrides["transactional.id"] = transactional_id
             overrides["transaction.timeout.ms"] = int(transaction_timeout_s * 1000)
             overrides["message.timeout.ms"] = int(transaction_timeout_s * 1000)
+        else:
+            # A broker restart takes tens of seconds under load: wait it out. Failing at
+            # 30 s crashed the worker, and faust's stop after a crash takes a minute more.
+            overrides["message.timeout.ms"] = 120_000
         self._producer = Producer(producer_config(bootstrap, **overrides))
         self._failures: list[str] = []
         self.transactional = transactional_id is not None
@@ -91,7 +95,7 @@ class Outbox:
         """Serve delivery reports without waiting."""
         self._producer.poll(0)
 
-    def flush(self, timeout_s: float = 60.0) -> None:
+    def flush(self, timeout_s: float = 150.0) -> None:
         """Wait until every queued message is acknowledged; DeliveryFailed otherwise."""
         left = self._producer.flush(timeout_s)
         self.pending = 0

@@ -12,6 +12,7 @@ import asyncio
 import os
 import re
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -41,6 +42,7 @@ RECIPES = {
     "projector-describe": "--describe --group tds-projector",
     "downstream-reset": "--group my-service",
     "deadletters": "--topic tds.deadletter",
+    "client-properties": "tds kafka-properties -o client.properties",
 }
 
 
@@ -78,12 +80,14 @@ def private_kafka(services: Services, tmp_path_factory: pytest.TempPathFactory
             os.environ["TDS_CACHE_DIR"] = saved
 
 
-def recipe(name: str, services: Services, bootstrap: str) -> str:
-    """Run one README recipe as written; its standard output."""
+def recipe(name: str, services: Services, bootstrap: str, cwd: Path | None = None) -> str:
+    """Run one README recipe as written (`tds` on the PATH, as after installing); its
+    standard output."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", readme_recipes()[name]], capture_output=True,
-        text=True, timeout=180, check=False,
-        env={**os.environ, "KAFKA_HOME": services.kafka_home,
+        text=True, timeout=180, check=False, cwd=cwd,
+        env={**os.environ, "KAFKA_HOME": services.kafka_home, "PATH": path,
              "KAFKA_BOOTSTRAP_SERVERS": bootstrap})
     assert result.returncode == 0, f"{name}: {result.stderr[-2000:]}"
     return result.stdout
@@ -194,3 +198,12 @@ def test_deadletter_recipe_shows_why_a_message_failed(services: Services,
                        "tds_original_topic:zoho.raw.realtime", "Partition:"):
         assert shown_part in shown, shown
     assert "\x01avro" not in shown  # the binary value stays out of the terminal
+
+
+def test_client_properties_recipe_lists_the_topics(services: Services, private_kafka: str,
+                                                  tmp_path: Path) -> None:
+    shown = recipe("client-properties", services, private_kafka, cwd=tmp_path)
+    assert ENTITY_SYNCED in shown.split(), shown
+    written = tmp_path / "client.properties"
+    assert written.stat().st_mode & 0o077 == 0  # private: it may hold the password
+    assert "security.protocol=PLAINTEXT" in written.read_text().splitlines()
