@@ -6,6 +6,9 @@ answer "try later" instead of stalling. One daemon thread polls the producer; de
 reports collected during one `poll()` go back to the loop with one `call_soon_threadsafe`,
 where they resolve the futures. With `loop_poll_s` the loop itself polls instead (no
 thread, less CPU per message, up to a timer tick more latency). `close()` flushes.
+
+The one asyncio bridge of every stage: the webhook receiver, the admin API, the writer
+and (through `producers.pollers.publisher`) the pollers.
 """
 
 from __future__ import annotations
@@ -332,3 +335,4 @@ class _ClientErrorLog:
 def is_too_large(error: PublishError) -> bool:
     """True when Kafka refused the message for its size (not worth retrying as is)."""
     return error.code == "MSG_SIZE_TOO_LARGE"
+
