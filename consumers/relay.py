@@ -26,6 +26,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from consumers.deadletters import DeliveryFailed
 from schemas.cloudevents import Headers
 from tds.kafka import consumer_config, producer_config
+from tds.kafka_publisher import DeliveryCheck
 from tds.metrics import Metrics
 from tds.retry import read_state, restore_headers
 
@@ -101,10 +102,12 @@ class Relay:
         self._clock = clock
         self._consumer = Consumer(consumer_config(
             config.bootstrap, config.group, **{"client.id": "tds-relay"}))
+        # Synchronous on purpose: a batch's offsets are committed only after its deliveries
+        # were confirmed, from this thread (no event loop to bridge to).
         self._producer = Producer(producer_config(config.bootstrap, **{"client.id": "tds-relay"}))
+        self._sent = DeliveryCheck(self._producer)
         self._paused: dict[tuple[str, int], float] = {}
         self._partitions: dict[str, int] = {}
-        self._failed: KafkaError | None = None
         self.delivered = 0
 
     def run(self, stop: threading.Event) -> None:
@@ -183,27 +186,22 @@ class Relay:
         return wanted if 0 <= wanted < count else None
 
     def _deliver(self, message: Message, decision: Deliver) -> None:
-        self._producer.produce(decision.topic, value=message.value(), key=message.key(),
-                               headers=decision.headers,
-                               partition=self._partition(decision.topic, decision.partition)
-                               if decision.partition is not None else -1,
-                               on_delivery=self._on_delivery)
+        partition = self._partition(decision.topic, decision.partition)
+        self._sent.produce(decision.topic, message.value(), message.key(),
+                           headers=decision.headers,
+                           partition=-1 if partition is None else partition)
         self._producer.poll(0)
         if self._metrics is not None:
             self._metrics.events_in.labels(message.topic() or "", "relay").inc()
             self._metrics.events_out.labels(decision.topic).inc()
 
-    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
-        if error is not None:
-            self._failed = error
-
     def _commit(self, offsets: dict[tuple[str, int], int]) -> None:
-        remaining = self._producer.flush(self.config.flush_timeout_s)
-        if remaining or self._failed is not None:
+        missing = self._sent.confirm(self.config.flush_timeout_s)
+        if missing is not None:
             # Not acknowledged: commit nothing; the messages come again after a restart.
-            raise DeliveryFailed(f"relay deliveries not acknowledged ({remaining} pending, "
-                                 f"error {self._failed})")
-        self._failed = None
+            error = missing.errors[-1] if missing.errors else None
+            raise DeliveryFailed(f"relay deliveries not acknowledged ({missing.left} pending, "
+                                 f"error {error})")
         try:
             self._consumer.commit(offsets=[TopicPartition(t, p, o)
                                            for (t, p), o in offsets.items()],
