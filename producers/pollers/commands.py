@@ -88,7 +88,7 @@ class CommandListener:
                                 command.kind, command.mode, ",".join(command.entity_types),
                                 command.run_id)
                     await self._handle(command)
-                # Not committed: the run is claimed, so a redelivery is skipped.
+                # A refused commit is only logged: the run is claimed, a redelivery skipped.
                 await loop.run_in_executor(self._executor, functools.partial(
                     member.commit, message=message, asynchronous=False,
                     failed="could not commit the command's offset"))
