@@ -32,7 +32,11 @@ class Sink(Protocol):
 class KafkaPublisher:
     """Produce with acks=all (idempotent) and await acknowledgements from asyncio."""
 
-    def __init__(self, config: Mapping[str, Any], *, metrics: Metrics | None = None) -> None:
+    def __init__(self, config: Mapping[str, Any] | Publisher, *,
+                 metrics: Metrics | None = None) -> None:
+        if isinstance(config, Publisher):  # one already built (tests: over a stub producer)
+            self._publisher = config
+            return
         try:
             self._publisher = Publisher.create(config, metrics=metrics, poll_timeout_s=_POLL_S)
         except kafka_publisher.PublishError as exc:
