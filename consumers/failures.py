@@ -58,6 +58,8 @@ class FailureRouter:
         topic_for: Callable[[str], str] = _identity,
         flush_timeout_s: float = 30.0,
     ) -> None:
+        # Synchronous, not the asyncio publisher: a batch's routed messages are confirmed
+        # at once by `flush`, which its handler runs in a thread before its commit.
         self._sent = DeliveryCheck(producer)
         self._router = failures.FailureRouter(
             policy=policy, group=group, stage=stage,
