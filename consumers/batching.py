@@ -34,12 +34,14 @@ from confluent_kafka import (
     Consumer,
     KafkaError,
     KafkaException,
+    Message,
     TopicPartition,
 )
 
 from consumers.errors import ConsumerError, Fenced
 from consumers.positions import Marks, Reapply, Restart, own_metadata, plan
 from tds.kafka import MessageLike, consumer_config
+from tds.kafka_group import GroupMember
 from tds.metrics import Metrics
 
 logger = logging.getLogger(__name__)
@@ -150,6 +152,7 @@ class BatchingConsumer:
         self._factory = consumer_factory
         self._prepare = prepare
         self._metrics = metrics
+        self._member: GroupMember | None = None
         self._consumer: Consumer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._positions: dict[TP, int | None] = {}
@@ -170,7 +173,7 @@ class BatchingConsumer:
         assert self._loop is not None
         positioned = self._plan_starts(consumer, partitions)
         consumer.assign(positioned)
-        self._commit_positions(consumer)
+        self._commit_positions()
         logger.info("group %s assigned %s", self.group, ", ".join(
             f"{tp.topic}[{tp.partition}]@{'start' if tp.offset < 0 else tp.offset}"
             for tp in positioned))
@@ -199,15 +202,17 @@ class BatchingConsumer:
                     tp.topic, tp.partition, offset, own_metadata(offset)))
         return positioned
 
-    def _commit_positions(self, consumer: Consumer) -> None:
+    def _commit_positions(self) -> None:
         """Commit the positions `_plan_starts` found Kafka's commits to disagree with."""
         stale, self._stale_commits = self._stale_commits, []
-        if not stale:
-            return
-        try:
-            consumer.commit(offsets=stale, asynchronous=True)
-        except KafkaException as exc:  # informational only: PostgreSQL holds the truth
-            logger.info("group %s: Kafka commit skipped: %s", self.group, exc)
+        if stale:
+            self._commit(stale)
+
+    def _commit(self, offsets: list[TopicPartition]) -> None:
+        assert self._member is not None
+        # Informational only: PostgreSQL holds the truth, so a refusal is no failure.
+        self._member.commit(offsets=offsets, asynchronous=True,
+                            failed="Kafka commit skipped", level=logging.INFO)
 
     async def _restart_out_of_range(self, consumer: Consumer) -> None:
         """Plan again the partitions whose fetch fell outside the log (a topic recreated
@@ -223,7 +228,7 @@ class BatchingConsumer:
         # holds is then fetched again and dropped as accounted for.
         consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING if offset is None else offset)
                          for (t, p), offset in sorted(self._positions.items())])
-        self._commit_positions(consumer)
+        self._commit_positions()
 
     @staticmethod
     def _marks(consumer: Consumer, partitions: list[TopicPartition],
@@ -302,16 +307,27 @@ class BatchingConsumer:
         dropped and its partitions are sought back, so nothing is skipped.
         """
         self._loop = asyncio.get_running_loop()
-        consumer = self._factory(self._config)
-        self._consumer = consumer
-        consumer.subscribe(self._topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
-                           on_lost=self._on_revoke)
+        member = GroupMember(self._config, self._topics, name=f"group {self.group}",
+                             on_assign=self._on_assign, on_revoke=self._on_revoke,
+                             on_error=self._consumer_error, factory=self._factory)
+        self._member = member
+        self._consumer = consumer = member.join()
         try:
             with responsive_loop() if self._prepare is not None else nullcontext():
                 await self._loop_batches(consumer, stop)
         finally:
-            await asyncio.to_thread(consumer.close)
-            self._consumer = None
+            await asyncio.to_thread(member.close)
+            self._consumer = self._member = None
+
+    def _consumer_error(self, message: Message) -> None:
+        """A fetch's error (logged after this): fatal stops the loop; a fetch outside the
+        log marks its partition for a restart (`_restart_out_of_range`)."""
+        error = message.error()
+        assert error is not None
+        if error.fatal():
+            raise ConsumerError(f"group {self.group}: fatal Kafka error: {error}")
+        if error.code() == KafkaError._AUTO_OFFSET_RESET:
+            self._out_of_range.add((message.topic() or "", message.partition() or 0))
 
     async def _loop_batches(self, consumer: Consumer, stop: asyncio.Event) -> None:
         """Fetch, handle and advance until `stop` (see `run`)."""
@@ -323,7 +339,7 @@ class BatchingConsumer:
                     asked, messages, prepared = await ahead
                     ahead = None
                 else:
-                    asked, messages, prepared = await self._fetch(consumer)
+                    asked, messages, prepared = await self._fetch()
                 self._resize(asked, len(messages))
                 batch = self._batch(messages, prepared)
                 if self._out_of_range:
@@ -331,7 +347,7 @@ class BatchingConsumer:
                 if batch is None:
                     continue
                 if self._prepare is not None:
-                    ahead = asyncio.create_task(self._fetch(consumer))
+                    ahead = asyncio.create_task(self._fetch())
                 try:
                     await self._handler(batch)
                 except Fenced as exc:
@@ -360,9 +376,10 @@ class BatchingConsumer:
             if ahead is not None:  # the client must not be closed under a running consume
                 await asyncio.gather(ahead, return_exceptions=True)
 
-    async def _fetch(self, consumer: Consumer) -> Fetched:
+    async def _fetch(self) -> Fetched:
+        assert self._member is not None
         asked = self._fetch_size
-        messages = await asyncio.to_thread(consumer.consume, asked, self._max_wait_s)
+        messages = await asyncio.to_thread(self._member.fetch, asked, self._max_wait_s)
         prepared = None
         if self._prepare is not None and messages:
             prepared = await asyncio.to_thread(self._prepare, messages)
@@ -375,9 +392,8 @@ class BatchingConsumer:
         _, messages, _ = await ahead
         firsts: dict[TP, int] = {}
         for message in messages:
-            if message.error() is None:
-                topic, partition, offset = _position(message)
-                firsts[(topic, partition)] = min(firsts.get((topic, partition), offset), offset)
+            topic, partition, offset = _position(message)
+            firsts[(topic, partition)] = min(firsts.get((topic, partition), offset), offset)
         for (topic, partition), offset in firsts.items():
             if (topic, partition) in self._positions:
                 self._seek(topic, partition, offset)
@@ -397,14 +413,6 @@ class BatchingConsumer:
         first: dict[TP, int] = {}
         last: dict[TP, int] = {}
         for index, message in enumerate(messages):
-            error = message.error()
-            if error is not None:
-                if error.fatal():
-                    raise ConsumerError(f"group {self.group}: fatal Kafka error: {error}")
-                if error.code() == KafkaError._AUTO_OFFSET_RESET:
-                    self._out_of_range.add((message.topic() or "", message.partition() or 0))
-                logger.warning("group %s: consumer error: %s", self.group, error)
-                continue
             topic, partition, offset = _position(message)
             tp = (topic, partition)
             if tp not in self._positions:
@@ -447,12 +455,8 @@ class BatchingConsumer:
         # While a reset is re-applied the operator's commit stays, so a restart re-applies
         # it again rather than forgetting it; done, the loop's own commit replaces it.
         offsets = [TopicPartition(t, p, end, own_metadata(end)) for (t, p), end in ends.items()]
-        if not offsets:
-            return
-        try:
-            self._consumer.commit(offsets=offsets, asynchronous=True)
-        except KafkaException as exc:  # informational only: PostgreSQL holds the truth
-            logger.info("group %s: Kafka commit skipped: %s", self.group, exc)
+        if offsets:
+            self._commit(offsets)
 
     def _rewind(self, batch: Batch) -> None:
         assert self._consumer is not None

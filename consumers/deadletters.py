@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
-    KafkaError,
     KafkaException,
     Message,
     Producer,
@@ -31,6 +30,7 @@ from confluent_kafka import (
 from consumers.errors import ConsumerError
 from schemas.cloudevents import Headers, header_map, replace_headers
 from tds.kafka import consumer_config, producer_config, read_to_end
+from tds.kafka_publisher import DeliveryCheck
 from tds.retry import (
     H_ATTEMPT,
     H_DUE,
@@ -178,14 +178,9 @@ def retry_dead_letters(bootstrap: str, letters: Sequence[DeadLetter] | Iterable[
                        timeout_s: float = 30.0) -> list[str]:
     """Send each letter back to where it first failed; the ids sent (all acknowledged)."""
     producer = Producer(producer_config(bootstrap, **{"client.id": "tds-dlq"}))
-    failures: list[str] = []
+    check = DeliveryCheck(producer)
     sent: list[str] = []
     counts: dict[str, int] = {}
-
-    def delivered(error: KafkaError | None, message: Message) -> None:
-        if error is not None:
-            failures.append(str(error))
-
     for letter in letters:
         origin = letter.state.origin
         if origin is None:
@@ -197,13 +192,12 @@ def retry_dead_letters(bootstrap: str, letters: Sequence[DeadLetter] | Iterable[
         route = retry_route(letter, deadletter_topic=deadletter_topic, reset=reset,
                             partitions=counts[origin.topic])
         assert route is not None  # it has an origin
-        producer.produce(route.topic, value=letter.value, key=letter.key,
-                         headers=route.headers, partition=route.partition,
-                         on_delivery=delivered)
+        check.produce(route.topic, letter.value, letter.key, headers=route.headers,
+                      partition=route.partition)
         producer.poll(0)
         sent.append(letter.id)
-    remaining = producer.flush(timeout_s)
-    if remaining or failures:
-        raise DeliveryFailed(f"{remaining} dead letter(s) not acknowledged"
-                             + (f": {failures[0]}" if failures else ""))
+    missing = check.confirm(timeout_s)
+    if missing is not None:
+        raise DeliveryFailed(f"{missing.left} dead letter(s) not acknowledged"
+                             + (f": {missing.errors[0]}" if missing.errors else ""))
     return sent

@@ -12,12 +12,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import Producer
 
 from consumers.errors import ConsumerError
 from schemas.topics import DEADLETTER, retry_topic
 from tds import failures
 from tds.kafka import MessageLike
+from tds.kafka_publisher import DeliveryCheck
 from tds.metrics import Metrics
 from tds.retry import RetryPolicy
 
@@ -57,7 +58,9 @@ class FailureRouter:
         topic_for: Callable[[str], str] = _identity,
         flush_timeout_s: float = 30.0,
     ) -> None:
-        self._producer = producer
+        # Synchronous, not the asyncio publisher: a batch's routed messages are confirmed
+        # at once by `flush`, which its handler runs in a thread before its commit.
+        self._sent = DeliveryCheck(producer)
         self._router = failures.FailureRouter(
             policy=policy, group=group, stage=stage,
             deadletter_topic=topic_for(DEADLETTER),
@@ -65,17 +68,13 @@ class FailureRouter:
         self._stage = stage
         self._metrics = metrics
         self._flush_timeout_s = flush_timeout_s
-        self._errors: list[KafkaError] = []
-        self.pending = 0
 
     def route(self, message: MessageLike, error: BaseException) -> Routed:
         """Queue `message` for the retry level (or the dead letters) its history calls for."""
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         routing = self._router.route_message(message, error)
         target = routing.topic
-        self._producer.produce(target, key=routing.key, value=routing.value,
-                               headers=routing.headers, on_delivery=self._delivered)
-        self.pending += 1
+        self._sent.produce(target, routing.value, routing.key, headers=routing.headers)
         logger.warning(
             "%s[%s]@%s %s: %s (%s); sent to %s", topic, partition, offset,
             type(error).__name__, error, "dead letter" if routing.dead else
@@ -88,17 +87,16 @@ class FailureRouter:
                 self._metrics.retries_scheduled.labels(self._stage, str(routing.attempt)).inc()
         return Routed(target, routing.attempt, routing.dead)
 
-    def _delivered(self, error: KafkaError | None, _message: object) -> None:
-        if error is not None:
-            self._errors.append(error)
+    @property
+    def pending(self) -> int:
+        """Messages routed since the last flush."""
+        return self._sent.pending
 
     def flush(self) -> None:
         """Wait until Kafka acknowledged every routed message, or raise RoutingUnavailable."""
         if not self.pending:
             return
-        left = self._producer.flush(self._flush_timeout_s)
-        errors, self._errors = self._errors, []
-        self.pending = 0
-        if left or errors:
-            raise RoutingUnavailable(
-                f"retry chain not acknowledged ({left} unsent, errors: {errors[:3]})")
+        missing = self._sent.confirm(self._flush_timeout_s)
+        if missing is not None:
+            raise RoutingUnavailable(f"retry chain not acknowledged ({missing.left} unsent, "
+                                     f"errors: {list(missing.errors[:3])})")

@@ -21,11 +21,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from consumers.deadletters import DeliveryFailed
 from schemas.cloudevents import Headers
 from tds.kafka import consumer_config, producer_config
+from tds.kafka_group import GroupMember
+from tds.kafka_publisher import DeliveryCheck
 from tds.metrics import Metrics
 from tds.retry import read_state, restore_headers
 
@@ -99,25 +101,32 @@ class Relay:
         self.config = config
         self._metrics = metrics
         self._clock = clock
-        self._consumer = Consumer(consumer_config(
-            config.bootstrap, config.group, **{"client.id": "tds-relay"}))
+        self._member = GroupMember(
+            consumer_config(config.bootstrap, config.group, **{"client.id": "tds-relay"}),
+            config.retry_topics, name="relay", on_assign=self._on_assign,
+            on_revoke=self._on_revoke)
+        # Synchronous on purpose: a batch's offsets are committed only after its deliveries
+        # were confirmed, from this thread (no event loop to bridge to).
         self._producer = Producer(producer_config(config.bootstrap, **{"client.id": "tds-relay"}))
+        self._sent = DeliveryCheck(self._producer)
         self._paused: dict[tuple[str, int], float] = {}
         self._partitions: dict[str, int] = {}
-        self._failed: KafkaError | None = None
         self.delivered = 0
 
     def run(self, stop: threading.Event) -> None:
         """Relay until `stop` is set; then commit what was delivered and close."""
-        self._consumer.subscribe(list(self.config.retry_topics), on_assign=self._on_assign,
-                                 on_revoke=self._on_revoke)
+        self._member.join()
         logger.info("relay %s: %s", self.config.group, ", ".join(self.config.retry_topics))
         try:
             while not stop.is_set():
                 self.step()
         finally:
-            self._consumer.close()
+            self._member.close()
             self._producer.flush(self.config.flush_timeout_s)
+
+    @property
+    def _consumer(self) -> Consumer:
+        return self._member.consumer  # pause, resume, seek: the relay's own
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         logger.info("relay assigned %d partition(s)", len(partitions))
@@ -140,14 +149,11 @@ class Relay:
         timeout = self.config.poll_timeout_s
         if self._paused:
             timeout = max(0.0, min(timeout, min(self._paused.values()) - now))
-        messages = self._consumer.consume(_BATCH, timeout)
+        messages = self._member.fetch(_BATCH, timeout)
         now = self._clock()
         commits: dict[tuple[str, int], int] = {}
         sent = 0
         for message in messages:
-            if message.error() is not None:
-                self._on_error(message)
-                continue
             topic, partition = message.topic() or "", message.partition() or 0
             where = (topic, partition)
             if where in self._paused:
@@ -183,36 +189,22 @@ class Relay:
         return wanted if 0 <= wanted < count else None
 
     def _deliver(self, message: Message, decision: Deliver) -> None:
-        self._producer.produce(decision.topic, value=message.value(), key=message.key(),
-                               headers=decision.headers,
-                               partition=self._partition(decision.topic, decision.partition)
-                               if decision.partition is not None else -1,
-                               on_delivery=self._on_delivery)
+        partition = self._partition(decision.topic, decision.partition)
+        self._sent.produce(decision.topic, message.value(), message.key(),
+                           headers=decision.headers,
+                           partition=-1 if partition is None else partition)
         self._producer.poll(0)
         if self._metrics is not None:
             self._metrics.events_in.labels(message.topic() or "", "relay").inc()
             self._metrics.events_out.labels(decision.topic).inc()
 
-    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
-        if error is not None:
-            self._failed = error
-
     def _commit(self, offsets: dict[tuple[str, int], int]) -> None:
-        remaining = self._producer.flush(self.config.flush_timeout_s)
-        if remaining or self._failed is not None:
+        missing = self._sent.confirm(self.config.flush_timeout_s)
+        if missing is not None:
             # Not acknowledged: commit nothing; the messages come again after a restart.
-            raise DeliveryFailed(f"relay deliveries not acknowledged ({remaining} pending, "
-                                 f"error {self._failed})")
-        self._failed = None
-        try:
-            self._consumer.commit(offsets=[TopicPartition(t, p, o)
-                                           for (t, p), o in offsets.items()],
-                                  asynchronous=False)
-        except KafkaException as exc:
-            logger.warning("relay commit failed (deliveries will repeat): %s", exc)
-
-    def _on_error(self, message: Message) -> None:
-        error = message.error()
-        if error is not None and error.code() != KafkaError._PARTITION_EOF:
-            logger.warning("relay consumer: %s", error)
+            error = missing.errors[-1] if missing.errors else None
+            raise DeliveryFailed(f"relay deliveries not acknowledged ({missing.left} pending, "
+                                 f"error {error})")
+        self._member.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                            asynchronous=False, failed="commit failed (deliveries will repeat)")
 

@@ -33,13 +33,13 @@ from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.report.outbound import section
-from producers.publisher import Publisher
 from producers.zoho.client import ZohoClient
 from producers.zoho.tokens import MemoryTokenStore
 from schemas.events import decode_event
 from schemas.outbound import OutboundCommand, OutboundResult, validate_command
 from tds.commands.migrate import MIGRATIONS
 from tds.kafka import producer_config
+from tds.kafka_publisher import Publisher
 from tds.migrate import apply
 from tds.settings import Settings, find_services_env, load_env_file
 from tests.support.pipeline import free_port, http, wait_http

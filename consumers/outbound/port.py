@@ -51,7 +51,7 @@ class ZohoPort(Protocol):
 
 
 class Publishing(Protocol):
-    """Publish one message and wait for Kafka's acknowledgement (producers.publisher)."""
+    """Publish one message and wait for Kafka's acknowledgement (tds.kafka_publisher)."""
 
     async def publish(self, topic: str, value: bytes, *, key: bytes | None = None,
                       headers: Sequence[tuple[str, str | bytes]] | None = None) -> Any: ...

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from confluent_kafka import Consumer, KafkaException
-
 from schemas.errors import CodecError
 from schemas.events import Command, decode_event
+from tds.kafka_group import GroupMember
 
 logger = logging.getLogger(__name__)
 
@@ -73,36 +73,26 @@ class CommandListener:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set."""
         loop = asyncio.get_running_loop()
-        consumer = await loop.run_in_executor(self._executor, self._open)
+        member = GroupMember(self._config, [self._topic], name="commands")
+        await loop.run_in_executor(self._executor, member.join)
         try:
             while not stop.is_set():
-                message = await loop.run_in_executor(self._executor, consumer.poll,
+                fetched = await loop.run_in_executor(self._executor, member.fetch, 1,
                                                      self._poll_s)
-                if message is None:
+                if not fetched:
                     continue
-                if message.error():
-                    logger.warning("commands consumer: %s", message.error())
-                    continue
+                message = fetched[0]
                 command = decode_command(message)
                 if command is not None:
                     logger.info("command %s: %s %s %s (run %s)", command.command_id,
                                 command.kind, command.mode, ",".join(command.entity_types),
                                 command.run_id)
                     await self._handle(command)
-                await loop.run_in_executor(self._executor, self._commit, consumer, message)
+                # A refused commit is only logged: the run is claimed, a redelivery skipped.
+                await loop.run_in_executor(self._executor, functools.partial(
+                    member.commit, message=message, asynchronous=False,
+                    failed="could not commit the command's offset"))
         finally:
             with contextlib.suppress(Exception):
-                await loop.run_in_executor(self._executor, consumer.close)
+                await loop.run_in_executor(self._executor, member.close)
             self._executor.shutdown(wait=False)
-
-    def _open(self) -> Consumer:
-        consumer = Consumer(self._config)
-        consumer.subscribe([self._topic])
-        return consumer
-
-    @staticmethod
-    def _commit(consumer: Consumer, message: Any) -> None:
-        try:
-            consumer.commit(message=message, asynchronous=False)
-        except KafkaException as exc:  # the run is claimed; a redelivery is skipped
-            logger.warning("could not commit command offset: %s", exc)

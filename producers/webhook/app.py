@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from producers.publisher import Publishing
 from producers.webhook.receiver import WebhookReceiver
 from schemas.topics import RAW_REALTIME
+from tds.kafka_publisher import Publishing
 from tds.metrics import Metrics
 from tds.settings import Settings
 

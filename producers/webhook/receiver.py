@@ -21,13 +21,6 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from producers.publisher import (
-    Delivery,
-    PublishError,
-    Publishing,
-    QueueFullError,
-    is_too_large,
-)
 from producers.webhook.auth import Authenticator
 from producers.webhook.body import BodyKind, form_pairs, media_type, query_pairs, read_body
 from producers.webhook.errors import (
@@ -40,6 +33,13 @@ from schemas.cloudevents import ce_headers
 from schemas.events import RawEvent
 from schemas.topics import RAW_REALTIME, entity_key
 from schemas.zoho_payload import PayloadError, canonical_entity, is_probe, parse_payload
+from tds.kafka_publisher import (
+    Delivery,
+    PublishError,
+    Publishing,
+    QueueFullError,
+    is_too_large,
+)
 from tds.metrics import Metrics
 from tds.settings import Settings
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import Producer
 
 from schemas.cloudevents import Headers, ce_headers, replace_headers
 from schemas.codec import default_codec
@@ -26,6 +26,7 @@ from schemas.json_values import from_json
 from schemas.outbound import OutboundCommand, OutboundResult, validate_command
 from schemas.topics import catalogue
 from tds.kafka import producer_config
+from tds.kafka_publisher import DeliveryCheck
 from tds.settings import Settings
 
 TYPES = {cls.__name__: cls.family for cls in (RawEvent, EntitySynced, SyncRunEvent, Command,
@@ -118,25 +119,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         except ValueError as exc:
             print(f"tds produce: line {number}: {exc}; nothing sent", file=sys.stderr)
             return 1
-    failures: list[str] = []
-
-    def delivered(error: KafkaError | None, message: Message) -> None:
-        if error is not None:
-            failures.append(str(error))
-
     producer = Producer(producer_config(settings.kafka))
+    check = DeliveryCheck(producer, room_wait_s=0.5)
     for message in messages:
-        while True:
-            try:
-                producer.produce(args.topic, key=message.key, value=message.value,
-                                 headers=message.headers, on_delivery=delivered)
-                break
-            except BufferError:  # the local queue is full: let deliveries drain it
-                producer.poll(0.5)
+        check.produce(args.topic, message.value, message.key, headers=message.headers)
         producer.poll(0)
-    left = producer.flush(30)
-    if failures or left:
-        print(f"tds produce: {len(failures) + left} of {len(messages)} message(s) not "
+    missing = check.confirm(30)
+    if missing is not None:
+        failures = [str(e) for e in missing.errors]
+        print(f"tds produce: {len(failures) + missing.left} of {len(messages)} message(s) not "
               f"acknowledged: {failures[:3]}", file=sys.stderr)
         return 1
     print(f"produced {len(messages)} message(s) to {args.topic}", file=sys.stderr)

@@ -17,13 +17,13 @@ from aiohttp import web
 
 from api.errors import error_middleware
 from api.wiring import install as install_api
-from producers.publisher import Publisher
 from producers.webhook.app import WEBHOOK_PATH
 from producers.webhook.app import add_routes as add_webhook_routes
 from producers.webhook.auth import Authenticator
 from schemas.topics import RAW_REALTIME
 from tds.errors import SettingsError
 from tds.kafka import producer_config
+from tds.kafka_publisher import Publisher
 from tds.listeners import Listener, serve
 from tds.logs import configure
 from tds.metrics import Metrics

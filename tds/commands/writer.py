@@ -95,10 +95,10 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
     from consumers.failures import FailureRouter
     from consumers.offsets import PgOffsetStore
     from consumers.outbound.writer import STAGE, OutboundWriter
-    from producers.publisher import Publisher
     from producers.zoho import ClientOptions, Priority, open_client
     from projections.database import open_pool
     from tds.kafka import producer_config
+    from tds.kafka_publisher import Publisher
     from tds.metrics import Metrics, serve_metrics
     from tds.retry import RetryPolicy
 

@@ -15,9 +15,9 @@ from api.context import ApiContext, TtlCache
 from api.errors import error_middleware
 from api.history import History
 from api.kafka_state import KafkaInspector
-from producers.publisher import Publisher
 from tds.commands.migrate import MIGRATIONS
 from tds.kafka import producer_config
+from tds.kafka_publisher import Publisher
 from tds.metrics import Metrics, exposition
 from tds.migrate import apply
 from tds.settings import Settings

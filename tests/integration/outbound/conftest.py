@@ -21,10 +21,10 @@ import asyncpg
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from producers.publisher import Publisher
 from schemas.outbound import OutboundCommand, validate_command
 from tds.commands.migrate import MIGRATIONS
 from tds.kafka import producer_config
+from tds.kafka_publisher import Publisher
 from tds.migrate import apply
 from tests.support.pipeline import free_port, http, wait_http
 

@@ -16,10 +16,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from confluent_kafka import Consumer, Message, TopicPartition
 
-from producers.publisher import Publisher
 from producers.webhook.app import add_routes
 from tds.commands.web import webhook_producer_config
 from tds.kafka import consumer_config
+from tds.kafka_publisher import Publisher
 from tds.metrics import Metrics
 from tds.settings import Settings
 

@@ -19,7 +19,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from producers.publisher import PublishError, QueueFullError
 from producers.webhook.app import WEBHOOK_PATH, add_routes
 from producers.webhook.auth import SIGNATURE_HEADER
 from producers.webhook.receiver import PROBE_ANSWER
@@ -28,6 +27,7 @@ from schemas.events import RawEvent, decode_event
 from schemas.topics import entity_key
 from schemas.zoho_payload import ID_FIELDS, PayloadError, parse_payload
 from simulator.signing import sign
+from tds.kafka_publisher import PublishError, QueueFullError
 from tds.metrics import Metrics
 from tds.settings import Settings
 from tests.unit.webhook.stubs import StubPublisher

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError
 
-from producers.publisher import Delivery, DeliveryCallback, Headers
+from tds.kafka_publisher import Delivery, DeliveryCallback, Headers
 
 
 @dataclass(frozen=True)

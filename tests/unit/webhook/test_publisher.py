@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from confluent_kafka import KafkaError
 
-from producers.publisher import (
+from tds.kafka_publisher import (
     Delivery,
     Publisher,
     PublisherClosedError,

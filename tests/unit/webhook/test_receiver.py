@@ -12,13 +12,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from confluent_kafka import KafkaError
 
-from producers.publisher import PublishError, QueueFullError
 from producers.webhook.app import WEBHOOK_PATH, add_routes
 from producers.webhook.auth import SIGNATURE_HEADER
 from schemas.cloudevents import header_map, parse_ce
 from schemas.events import RawEvent, decode_event
 from schemas.topics import entity_key
 from simulator.signing import sign
+from tds.kafka_publisher import PublishError, QueueFullError
 from tds.metrics import Metrics
 from tds.settings import Settings
 from tests.unit.webhook.stubs import StubPublisher

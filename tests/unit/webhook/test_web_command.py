@@ -7,7 +7,6 @@ import pytest
 from aiohttp import ClientTimeout
 from aiohttp.test_utils import TestClient, TestServer
 
-from producers.publisher import Publisher
 from tds.cli import build_parser
 from tds.commands.web import (
     build_admin_app,
@@ -16,6 +15,7 @@ from tds.commands.web import (
     webhook_producer_config,
 )
 from tds.errors import SettingsError
+from tds.kafka_publisher import Publisher
 from tds.metrics import Metrics
 from tds.settings import Settings
 from tests.unit.webhook.stubs import StubProducer

@@ -6,6 +6,11 @@ answer "try later" instead of stalling. One daemon thread polls the producer; de
 reports collected during one `poll()` go back to the loop with one `call_soon_threadsafe`,
 where they resolve the futures. With `loop_poll_s` the loop itself polls instead (no
 thread, less CPU per message, up to a timer tick more latency). `close()` flushes.
+
+The one asyncio bridge of every stage: the webhook receiver, the admin API, the writer
+and (through `producers.pollers.publisher`) the pollers. Code without an event loop (the
+relay's thread, the failure routers, `tds dlq retry`, `tds produce`) checks delivery with
+`DeliveryCheck` instead: queue, then flush and see what Kafka did not acknowledge.
 """
 
 from __future__ import annotations
@@ -332,3 +337,50 @@ class _ClientErrorLog:
 def is_too_large(error: PublishError) -> bool:
     """True when Kafka refused the message for its size (not worth retrying as is)."""
     return error.code == "MSG_SIZE_TOO_LARGE"
+
+
+@dataclass(frozen=True, slots=True)
+class Unconfirmed:
+    """What a flush left unacknowledged: messages still queued at its deadline, and the
+    errors delivery reports gave (oldest first)."""
+
+    left: int
+    errors: tuple[KafkaError, ...]
+
+
+class DeliveryCheck:
+    """Synchronous producing with one delivery check per batch: `produce` queues (and
+    counts), `confirm` flushes and says what Kafka did not acknowledge."""
+
+    def __init__(self, producer: ProducerLike, *, room_wait_s: float | None = None) -> None:
+        self.producer = producer
+        self._room_wait_s = room_wait_s  # set: wait out a full local queue, polling
+        self._errors: list[KafkaError] = []
+        self.pending = 0  # queued since the last confirm
+
+    def produce(self, topic: str, value: bytes | None, key: bytes | None = None, *,
+                headers: Headers | None = None, partition: int = -1) -> None:
+        """Queue one message; a full local queue raises BufferError unless `room_wait_s`."""
+        while True:
+            try:
+                self.producer.produce(topic, value=value, key=key,
+                                      headers=list(headers) if headers is not None else None,
+                                      partition=partition, on_delivery=self._delivered)
+                break
+            except BufferError:
+                if self._room_wait_s is None:
+                    raise
+                self.producer.poll(self._room_wait_s)  # deliveries drain the queue
+        self.pending += 1
+
+    def _delivered(self, error: KafkaError | None, _message: DeliveredMessage) -> None:
+        if error is not None:
+            self._errors.append(error)
+
+    def confirm(self, timeout_s: float) -> Unconfirmed | None:
+        """Flush for up to `timeout_s`; None when every message since the last confirm
+        was acknowledged."""
+        left = self.producer.flush(timeout_s)
+        errors, self._errors = self._errors, []
+        self.pending = 0
+        return Unconfirmed(left, tuple(errors)) if left or errors else None
