@@ -21,6 +21,7 @@ import asyncpg
 from projections.catalog import MODELS
 from projections.items import STOCK
 from projections.sql import q
+from tests.chaos.faults import children
 from tests.support.truth import compare
 
 if TYPE_CHECKING:
@@ -122,8 +123,6 @@ class Sabotage:
 
     def _kill_unrecorded(self) -> dict[str, Any]:
         """SIGKILL the relay without a Fault: the exit must be reported as unexplained."""
-        from tests.chaos.scenario import children
-
         before = len(self.scenario.unexpected_exit_lines())
         pid = children(self.scenario.system.up.pid).get("relay")
         if pid is None:

@@ -52,14 +52,12 @@ import asyncio
 import json
 import os
 import random
-import re
 import shutil
-import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -69,14 +67,20 @@ import asyncpg
 import orjson
 
 from tds.provision.common import Services
-from tds.provision.kafka import (
-    ensure_kafka,
-    kafka_home,
-    restart_node,
-    running_node,
-    stop_kafka,
+from tds.provision.kafka import ensure_kafka, kafka_home, stop_kafka
+from tds.provision.postgres import ensure_postgres, stop_postgres
+from tests.chaos.faults import (
+    EXPLAINED_BY,
+    INJECTORS,
+    KILL_TYPES,
+    RATE_WINDOW_S,
+    SERVICE_FAULTS,
+    TOKEN_PROBE_S,
+    ZOHO_FAULTS,
+    Fault,
+    children,
+    unexpected_exits,
 )
-from tds.provision.postgres import ensure_postgres, restart_server, running_server, stop_postgres
 from tests.chaos.report import failures, markdown, totals
 from tests.support.pipeline import (
     TOKEN,
@@ -129,28 +133,9 @@ def private_services(root: Path) -> Iterator[Services]:
             shutil.rmtree(root, ignore_errors=True)
 
 
-KILL_TYPES = ("web", "worker", "projector", "relay", "poller")
-SERVICE_FAULTS = ("kafka_restart", "postgres_restart")
-ZOHO_FAULTS = ("http_429_storm", "http_5xx_burst", "token_throttle")
-ZOHO_API_FAULTS = frozenset(ZOHO_FAULTS)
-INFRA_FAULTS = frozenset(SERVICE_FAULTS) | {f"kill_{k}" for k in KILL_TYPES}
-# Error classes a dead letter may carry and the faults that can cause them. A Zoho API
-# fault makes the fetch behind a webhook ping fail; if it outlasts the retry chain the
-# message is dead-lettered. Broker/database outages and kills can make a stage's
-# delivery or store fail the same way. Nothing else is expected.
-EXPLAINED_BY: dict[str, frozenset[str]] = {
-    # A fetch goes to Zoho, with the token and budget in PostgreSQL.
-    "FetchFailed": ZOHO_API_FAULTS | {"postgres_restart"},
-    "StoreUnavailable": INFRA_FAULTS,
-    "PublishError": INFRA_FAULTS,
-    "QueueFullError": INFRA_FAULTS,
-    "DeliveryFailed": INFRA_FAULTS,
-}
 # (table, id column, simulator entity) probed after every fault.
 PROBES = (("items", "item_id", "items"), ("contacts", "contact_id", "contacts"),
           ("sales_orders", "salesorder_id", "salesorders"))
-RATE_WINDOW_S = 60.0  # Zoho's per-minute request window
-TOKEN_PROBE_S = 60.0  # the Zoho client's first wait after a token throttle
 # The event path: duplicated and reordered webhooks, none dropped, every change fires one.
 SIM_ARGS = ("--items", "150", "--contacts", "40", "--salesorders", "40", "--invoices", "40",
             "--duplicate-rate", "0.2", "--reorder-rate", "0.2", "--drop-rate", "0",
@@ -187,72 +172,9 @@ class ChaosConfig:
     sabotage: bool = False  # afterwards, break the read models and check the verdicts trip
 
 
-@dataclass
-class Fault:
-    """One injected fault and how the system recovered."""
-
-    kind: str
-    target: str = ""
-    at_s: float = 0.0  # since the chaos phase started
-    duration_s: float = 0.0
-    recovery_s: float | None = None  # fault end → probes in read models and health healthy
-    probes_s: float | None = None
-    healthy_s: float | None = None
-    restarted_s: float | None = None  # kills: until the supervisor had a new process up
-    skipped: str = ""
-    zoho_wait_s: float = 0.0  # the part of the recovery Zoho imposed (rate window, throttle)
-    detail: dict[str, Any] = field(default_factory=dict)
-    start_wall: float = 0.0
-    end_wall: float = 0.0
-
-
-_EXITED = re.compile(r"(?P<name>[\w-]+) exited with (?P<code>-?\d+) after")
-
-
-def unexpected_exits(log_text: str, faults: list[Fault]) -> list[str]:
-    """The supervisor's "X exited with N" lines that no SIGKILL of ours explains: a crash
-    (SIGSEGV, SIGABRT, an exception) or a kill of a process the scenario did not kill."""
-    kills: dict[str, int] = {}
-    for fault in faults:
-        if fault.kind.startswith("kill_") and fault.target and not fault.skipped:
-            kills[fault.target] = kills.get(fault.target, 0) + 1
-    found = []
-    for line in log_text.splitlines():
-        exited = _EXITED.search(line)
-        if exited is None:
-            continue
-        name = exited["name"]
-        if int(exited["code"]) == -signal.SIGKILL and kills.get(name, 0) > 0:
-            kills[name] -= 1
-        else:
-            found.append(line.strip())
-    return found
-
-
 def log(message: str) -> None:
     """Progress on stderr (pytest shows it with -s or on failure)."""
     print(f"[chaos {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def children(up_pid: int) -> dict[str, int]:
-    """The `tds up` children by TDS_PROCESS_NAME, read from /proc (no psutil)."""
-    found: dict[str, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-            if int(fields[1]) != up_pid or fields[0] == b"Z":
-                continue
-            with open(f"/proc/{entry}/environ", "rb") as environ:
-                env = environ.read().split(b"\0")
-        except (OSError, IndexError, ValueError):
-            continue
-        for item in env:
-            if item.startswith(b"TDS_PROCESS_NAME="):
-                found[item.split(b"=", 1)[1].decode()] = int(entry)
-    return found
 
 
 def _health(web: str) -> tuple[str, list[str]]:
@@ -373,9 +295,8 @@ class Scenario:
         fault = Fault(kind, at_s=round(time.monotonic() - self.chaos_start, 1),
                       start_wall=time.time())
         began = time.monotonic()
-        handler: Callable[[Fault], None] = getattr(self, f"_fault_{kind.split('_', 1)[0]}")
         try:
-            handler(fault)
+            INJECTORS[kind.split("_", 1)[0]](self, fault)
         finally:
             fault.end_wall = time.time()
         fault.duration_s = round(time.monotonic() - began, 1)
@@ -385,80 +306,6 @@ class Scenario:
         log(f"{kind} {fault.target} at {fault.at_s}s: lasted {fault.duration_s}s, "
             f"recovered in {fault.recovery_s}s (probes {fault.probes_s}s, healthy "
             f"{fault.healthy_s}s, restarted {fault.restarted_s}s) {fault.skipped}")
-
-    def _fault_kill(self, fault: Fault) -> None:
-        kind = fault.kind.removeprefix("kill_")
-        up_pid = self.system.up.pid
-        names = sorted(n for n in children(up_pid) if n == kind or n.startswith(kind + "-"))
-        if not names:
-            fault.skipped = f"no running {kind} process"
-            return
-        name = self.rng.choice(names)
-        pid = children(up_pid)[name]
-        fault.target, fault.detail["pid"] = name, pid
-        os.kill(pid, signal.SIGKILL)
-        killed = time.monotonic()
-        deadline = killed + self.config.recovery_timeout_s
-        while time.monotonic() < deadline:
-            new = children(up_pid).get(name)
-            if new is not None and new != pid:
-                fault.restarted_s = round(time.monotonic() - killed, 1)
-                fault.detail["new_pid"] = new
-                break
-            time.sleep(0.2)
-
-    def _fault_kafka(self, fault: Fault) -> None:
-        node = running_node()
-        if node is None or node.bootstrap != self.services.kafka_bootstrap_servers:
-            fault.skipped = "Kafka was not started by this project (configured elsewhere)"
-            return
-        fault.target = node.bootstrap
-        restart_node(node, down_s=self.config.kafka_down_s)
-
-    def _fault_postgres(self, fault: Fault) -> None:
-        if running_server() != self.services.database_url:
-            fault.skipped = "PostgreSQL was not started by this project (configured elsewhere)"
-            return
-        fault.target = "postgresql"
-        restart_server()
-
-    def _fault_http(self, fault: Fault) -> None:
-        sim = self.system.sim_url
-        before = http("GET", f"{sim}/_sim/stats")
-        if fault.kind == "http_429_storm":
-            fault.target = "zoho api: per_minute=3, concurrency=1"
-            saved = http("GET", f"{sim}/_sim/limits")
-            http("POST", f"{sim}/_sim/limits", {"per_minute": 3, "concurrency": 1})
-            try:
-                time.sleep(self.config.zoho_fault_s)
-            finally:
-                http("POST", f"{sim}/_sim/limits",
-                     {k: saved[k] for k in ("per_minute", "daily", "concurrency") if k in saved}
-                     or {"per_minute": 100, "concurrency": 10})
-                http("POST", f"{sim}/_sim/reset", {"limits": True, "tokens": False})
-        else:
-            fault.target = "zoho api: error_rate=0.7"
-            http("POST", f"{sim}/_sim/faults", {"error_rate": 0.7})
-            try:
-                time.sleep(self.config.zoho_fault_s)
-            finally:
-                http("POST", f"{sim}/_sim/faults", {"error_rate": 0.0})
-        fault.detail["sim_stats_delta"] = _delta(before, http("GET", f"{sim}/_sim/stats"))
-
-    def _fault_token(self, fault: Fault) -> None:
-        sim = self.system.sim_url
-        before = http("GET", f"{sim}/_sim/stats")
-        forget = self.config.token_refresh_into_block
-        fault.target = ("zoho oauth: force_token_block" +
-                        (", access tokens forgotten" if forget else ", tokens kept"))
-        http("POST", f"{sim}/_sim/faults", {"force_token_block": True})
-        if forget:
-            http("POST", f"{sim}/_sim/reset", {"limits": False, "tokens": True})
-        try:
-            time.sleep(self.config.zoho_fault_s)
-        finally:
-            http("POST", f"{sim}/_sim/faults", {"force_token_block": False})
-        fault.detail["sim_stats_delta"] = _delta(before, http("GET", f"{sim}/_sim/stats"))
 
     # -- recovery -----------------------------------------------------------------------
 
@@ -738,21 +585,6 @@ class Scenario:
             "unexplained_dead_letters": [d for d in dead if not d["explained"]],
             **self.result,
         }
-
-
-def _delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    """Counters that moved between two /_sim/stats snapshots (numbers, one level deep)."""
-    out: dict[str, Any] = {}
-    for key, value in after.items():
-        old = before.get(key)
-        if isinstance(value, dict) and isinstance(old, dict):
-            moved = {k: v - old.get(k, 0) for k, v in value.items()
-                     if isinstance(v, int | float) and v != old.get(k, 0)}
-            if moved:
-                out[key] = moved
-        elif isinstance(value, int | float) and isinstance(old, int | float) and value != old:
-            out[key] = value - old
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
