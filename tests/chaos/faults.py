@@ -22,7 +22,8 @@ from tests.support.pipeline import http
 if TYPE_CHECKING:
     from tests.chaos.scenario import Scenario
 
-KILL_TYPES = ("web", "worker", "projector", "relay", "poller")
+# `tds up` runs the writer too (unless --no-writer): its kill -9 meets the write-backs.
+KILL_TYPES = ("web", "worker", "projector", "relay", "poller", "writer")
 SERVICE_FAULTS = ("kafka_restart", "postgres_restart")
 ZOHO_FAULTS = ("http_429_storm", "http_5xx_burst", "token_throttle")
 ZOHO_API_FAULTS = frozenset(ZOHO_FAULTS)
@@ -34,6 +35,8 @@ INFRA_FAULTS = frozenset(SERVICE_FAULTS) | {f"kill_{k}" for k in KILL_TYPES}
 EXPLAINED_BY: dict[str, frozenset[str]] = {
     # A fetch goes to Zoho, with the token and budget in PostgreSQL.
     "FetchFailed": ZOHO_API_FAULTS | {"postgres_restart"},
+    # The writer's call to Zoho (a 429 past the budget's waits, a 5xx, no token).
+    "ZohoUnavailable": ZOHO_API_FAULTS | {"postgres_restart"},
     "StoreUnavailable": INFRA_FAULTS,
     "PublishError": INFRA_FAULTS,
     "QueueFullError": INFRA_FAULTS,

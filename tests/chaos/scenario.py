@@ -1,14 +1,19 @@
 """The chaos scenario: faults while the simulator keeps changing Zoho, then the truth.
 
-`tds up` (web, ≥ 2 workers, 2 projectors, relay, poller) syncs a simulated org whose
+`tds up` (web, ≥ 2 workers, 2 projectors, relay, poller, writer) syncs a simulated org whose
 webhooks are duplicated, reordered and dropped and some of whose changes fire no webhook.
 While changes flow, the scenario injects faults one at a time, in a seeded random order
 and at seeded random moments:
 
-- SIGKILL of one process of each type (web, worker, projector, relay, poller); the
-  supervisor in `tds up` restarts it;
+- SIGKILL of one process of each type (web, worker, projector, relay, poller, writer);
+  the supervisor in `tds up` restarts it;
 - a Kafka broker restart and a PostgreSQL restart (same ports, same data);
 - a 429 storm, a 5xx burst and OAuth token throttling at the simulator.
+
+Meanwhile the ERP writes back: a bounded, seeded stream of commands through
+`POST /api/tds/outbound` (`tests/chaos/writeback.py`). After the faults every command
+must reach an outcome, have exactly one effect in Zoho and show in the read models
+(`tests/chaos/writejudge.py`); a failure there fails the run.
 
 After each fault it measures the recovery time: from the end of the fault until
 (a) probe changes made right after the fault (an edit with a webhook, one per entity)
@@ -82,6 +87,7 @@ from tests.chaos.faults import (
     unexpected_exits,
 )
 from tests.chaos.report import failures, markdown, totals
+from tests.chaos.writeback import WriteBack
 from tests.support.pipeline import (
     TOKEN,
     WEBHOOK_SECRET,
@@ -170,6 +176,9 @@ class ChaosConfig:
     token_refresh_into_block: bool = True
     whole_system_s: float = 20.0  # changes with dropped webhooks before the repair
     sabotage: bool = False  # afterwards, break the read models and check the verdicts trip
+    # Write-back commands sent while the faults run (tests/chaos/writeback.py); 0: none.
+    writeback_commands: int = 45
+    writeback_interval_s: float = 3.0
 
 
 def log(message: str) -> None:
@@ -223,6 +232,7 @@ class Scenario:
         self.chaos_start = 0.0
         self.chaos_wall = 0.0
         self.started_wall = 0.0
+        self.writeback: WriteBack | None = None
 
     # -- the system ---------------------------------------------------------------------
 
@@ -270,6 +280,19 @@ class Scenario:
         cfg, sim = self.config, self.system.sim_url
         http("POST", f"{sim}/_sim/changes", {"rate": cfg.change_rate})
         self.chaos_start, self.chaos_wall = time.monotonic(), time.time()
+        if cfg.writeback_commands:
+            self.writeback = WriteBack(self.system, self.services.database_url, cfg.seed,
+                                       cfg.writeback_commands, cfg.writeback_interval_s)
+            self.writeback.start()
+        try:
+            self._faults()
+        finally:
+            if self.writeback is not None:
+                self.writeback.stop()
+        self.result["chaos_s"] = round(time.monotonic() - self.chaos_start, 1)
+
+    def _faults(self) -> None:
+        cfg = self.config
         rounds = 0
         not_run: list[str] = []
         while True:
@@ -289,7 +312,6 @@ class Scenario:
             rounds += 1
         self.result["not_run"] = not_run
         self.result["rounds"] = rounds
-        self.result["chaos_s"] = round(time.monotonic() - self.chaos_start, 1)
 
     def _inject(self, kind: str) -> None:
         fault = Fault(kind, at_s=round(time.monotonic() - self.chaos_start, 1),
@@ -450,11 +472,18 @@ class Scenario:
         self.result["webhooks_given_up"] = {
             "explained": len(explained),
             "unexplained": [g for g in given_up if g not in explained]}
-        report = self._compare_until_clean(began + self.config.converge_timeout_s, excused,
-                                           retry_dead=True)
+        deadline = began + self.config.converge_timeout_s
+        settled_s = self.writeback.settle(deadline, self._retry_dead_letters) \
+            if self.writeback is not None else 0.0
+        report = self._compare_until_clean(deadline, excused, retry_dead=True)
         self.result["scheduled_runs_in_chaos"] = asyncio.run(self._scheduled_runs())
         self._verdict("event_path", began, report,
                       f"({len(excused)} records excused: webhooks given up)")
+        if self.writeback is not None:  # judged on the event path: the writer feeds back
+            judged = self.result["writeback"] = {**self.writeback.judge(),
+                                                 "settle_s": settled_s}
+            counts = {k: v for k, v in judged.items() if isinstance(v, int) and v}
+            log(f"write-back: {counts} {judged['problems'][:5]}")
 
     def _refused_by_fault(self, given_up: dict[str, Any]) -> bool:
         """Whether a delivery Zoho gave up on ended inside a fault that takes the receiver
