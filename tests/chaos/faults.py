@@ -119,6 +119,10 @@ def kill(scenario: Scenario, fault: Fault) -> None:
         return
     name = scenario.rng.choice(names)
     pid = children(up_pid)[name]
+    if kind == "writer" and scenario.writeback is not None:
+        # At work: commands the API just took are on their way to Zoho when it dies.
+        fault.detail["commands_just_sent"] = scenario.writeback.burst()
+        time.sleep(scenario.writeback.rng.uniform(0.0, 0.3))
     fault.target, fault.detail["pid"] = name, pid
     os.kill(pid, signal.SIGKILL)
     killed = time.monotonic()

@@ -7,8 +7,9 @@ restarts, Zoho's 429 storms, 5xx bursts and token throttling. The mix, shuffled 
 creates of a sales order, a contact and an item (each with its erp_ref), a sales-order
 update without base_version, a contact update with the record's current base_version, an
 item update with a stale one, a sales-order void, a sales-order delete and a stock
-adjustment. A request the API did not answer with 202 (web killed, Kafka down: 503) is
-sent again, same command_id and content, as the API asks.
+adjustment. Right before the writer's kill, a burst of creates goes in one request, so
+the kill meets commands at work. A request the API did not answer with 202 (web killed,
+Kafka down: 503) is sent again, same command_id and content, as the API asks.
 
 `settle` waits (bounded) until every command is final or dead-lettered, sending the dead
 letters back as the scenario does for the others; `judge` fetches what
@@ -36,6 +37,9 @@ from tests.chaos.writejudge import FINAL, PATHS, TABLES, ReadModels, Sent, Truth
 from tests.support.pipeline import TOKEN, System, http
 
 STALE = "2020-01-01T00:00:00+0000"  # older than any record: such an update must conflict
+# Sent in one request right before the writer is killed, so the kill meets them at work;
+# creates, whose unknown outcome the writer must look up rather than send again.
+BURST = ("create_salesorder", "create_contact", "create_item", "adjust_stock") * 2
 KINDS = ("create_salesorder", "create_contact", "create_item", "update_salesorder",
          "update_contact", "update_item_stale", "void_salesorder", "delete_salesorder",
          "adjust_stock")
@@ -53,6 +57,7 @@ class WriteBack:
         self.errors: list[str] = []
         self._used: set[str] = set()  # records one command changes: no other touches them
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # the sender thread and a burst share the builders
         self._thread: threading.Thread | None = None
 
     # -- sending --------------------------------------------------------------------------
@@ -72,35 +77,54 @@ class WriteBack:
         kinds: list[str] = []
         try:
             while len(self.sent) < self.limit and not self._stop.wait(self.interval_s):
-                self._resend()
-                if not kinds:
-                    kinds = list(KINDS)
-                    self.rng.shuffle(kinds)
-                sent = BUILDERS[kinds.pop()](self, len(self.sent))
-                if sent is not None:
-                    self.sent.append(sent)
-                    self._post(sent)
+                with self._lock:
+                    self._resend()
+                    if not kinds:
+                        kinds = list(KINDS)
+                        self.rng.shuffle(kinds)
+                    sent = BUILDERS[kinds.pop()](self, len(self.sent))
+                    if sent is not None:
+                        self.sent.append(sent)
+                        self._post([sent])
         except Exception:  # a harness bug must fail the run, not end the thread unseen
             self.errors.append(traceback.format_exc(limit=3)[-600:])
+
+    def burst(self) -> int:
+        """Send BURST's commands in one request (a kill of the writer follows); how many
+        the API took."""
+        with self._lock:
+            batch: list[Sent] = []
+            for kind in BURST:
+                sent = BUILDERS[kind](self, len(self.sent))  # its n: the erp_ref's
+                if sent is not None:
+                    self.sent.append(sent)
+                    batch.append(sent)
+            if batch:
+                self._post(batch)
+            return sum(s.accepted for s in batch)
 
     def _resend(self) -> None:
         for sent in self.sent:
             if not sent.accepted:
-                self._post(sent)
+                self._post([sent])
 
-    def _post(self, sent: Sent) -> None:
-        sent.tries += 1
+    def _post(self, batch: list[Sent]) -> None:
+        for sent in batch:
+            sent.tries += 1
         try:
-            answer = http("POST", f"{self.system.web_url}/api/tds/outbound", sent.body, TOKEN,
-                          timeout_s=15)
+            answer = http("POST", f"{self.system.web_url}/api/tds/outbound",
+                          [s.body for s in batch], TOKEN, timeout_s=15)
         except HTTPError as exc:
-            sent.error = f"HTTP {exc.code} {exc.read()[:300]!r}"
-            return
+            error = f"HTTP {exc.code} {exc.read()[:300]!r}"
         except (URLError, OSError, ValueError) as exc:
-            sent.error = repr(exc)[:300]
+            error = repr(exc)[:300]
+        else:
+            taken = {c["command_id"] for c in answer["commands"]}
+            for sent in batch:
+                sent.accepted, sent.error = sent.command_id in taken, ""
             return
-        sent.accepted = answer["commands"][0]["command_id"] == sent.command_id
-        sent.error = ""
+        for sent in batch:
+            sent.error = error
 
     # -- building -------------------------------------------------------------------------
 
