@@ -256,7 +256,9 @@ class Scenario:
             self.result["restarts_seen"] = children(system.up.pid)
             if self.config.sabotage:
                 from tests.chaos.sabotage import Sabotage  # it imports this module
-                self.result["sabotage"] = Sabotage(self).run()
+                caught = self.result["sabotage"] = Sabotage(self).run()
+                log(f"sabotage: {sum(c['caught'] for c in caught.values())}/{len(caught)} "
+                    f"caught; {[f'{k}: {v}' for k, v in caught.items() if 'write' in k]}")
         return self.report()
 
     def _full_sync(self, timeout_s: float) -> dict[str, Any]:
@@ -633,7 +635,8 @@ def main(argv: list[str] | None = None) -> int:
     config = ChaosConfig(seed=seed, rounds=1, min_seconds=args.seconds,
                          max_seconds=args.seconds + 600.0, recovery_timeout_s=90.0,
                          converge_timeout_s=240.0, gap_s=(0.5, 3.0),
-                         token_refresh_into_block=not args.keep_tokens)
+                         token_refresh_into_block=not args.keep_tokens,
+                         writeback_commands=max(45, int(args.seconds / 3)))
     args.out.mkdir(parents=True, exist_ok=True)
     log_file = args.out / "chaos-tds.log"
     log_file.unlink(missing_ok=True)
