@@ -85,7 +85,9 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["", f"Webhooks Zoho gave up delivering: {given_up.get('explained', 0)} while a "
               "fault kept the receiver down or away from Kafka (their records are excused "
               "from the event-path verdict and repaired in the whole-system one), "
-              f"{len(given_up.get('unexplained', []))} with no fault to explain them."]
+              f"{len(given_up.get('unexplained', []))} with no fault to explain them; "
+              f"{given_up.get('write_backs_not_excused', 0)} announced a write-back's own "
+              "write, whose record the writer feeds back: not excused."]
     lines += ["", f"Dead letters sent back during the event-path comparison (the operator's "
               f"retry-all): {report.get('dead_letters_retried', 0)}."]
     lines += ["", "Scheduled syncs during the event-path chaos: "

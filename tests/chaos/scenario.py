@@ -464,19 +464,24 @@ class Scenario:
 
         A change whose webhook Zoho gave up delivering (the receiver killed, or refusing
         while Kafka was down, through all of Zoho's retries) never entered the event path:
-        its record is excused from this verdict when a fault explains the refusal, and a
-        refusal no fault explains fails the run."""
+        its record is excused from this verdict when a fault explains the refusal (unless
+        the webhook announced a write-back's own write: the writer feeds that record back
+        itself), and a refusal no fault explains fails the run. The write-back commands
+        must be final (or dead-lettered) first."""
         began = time.monotonic()
         self._quiet()
-        given_up = http("GET", f"{self.system.sim_url}/_sim/webhooks/log")["given_up"]
-        explained = [g for g in given_up if self._refused_by_fault(g)]
-        excused = frozenset(str(g["record_id"]) for g in explained)
-        self.result["webhooks_given_up"] = {
-            "explained": len(explained),
-            "unexplained": [g for g in given_up if g not in explained]}
         deadline = began + self.config.converge_timeout_s
         settled_s = self.writeback.settle(deadline, self._retry_dead_letters) \
             if self.writeback is not None else 0.0
+        given_up = http("GET", f"{self.system.sim_url}/_sim/webhooks/log")["given_up"]
+        explained = [g for g in given_up if self._refused_by_fault(g)]
+        # A write-back's own webhook: the writer fed its record back, so none is excused.
+        own = self.writeback.own_writes(explained) if self.writeback is not None else set()
+        excused = frozenset(str(g["record_id"]) for g in explained
+                            if int(g["change_seq"]) not in own)
+        self.result["webhooks_given_up"] = {
+            "explained": len(explained), "write_backs_not_excused": len(own),
+            "unexplained": [g for g in given_up if g not in explained]}
         report = self._compare_until_clean(deadline, excused, retry_dead=True)
         self.result["scheduled_runs_in_chaos"] = asyncio.run(self._scheduled_runs())
         self._verdict("event_path", began, report,

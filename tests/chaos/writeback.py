@@ -192,6 +192,25 @@ class WriteBack:
             await conn.close()
         return {r["command_id"]: dict(r) for r in found}
 
+    def own_writes(self, given_up: list[dict[str, Any]]) -> set[int]:
+        """The change_seq of each webhook Zoho gave up that announced a command's own
+        write: the writer feeds that record back itself, so its loss is never excused."""
+        rows = asyncio.run(self.rows())
+        written = {(r["zoho_id"], r["zoho_version"]) for r in rows.values()
+                   if r["status"] == "applied"}
+        deleted = {s.body.get("entity_id") for s in self.sent if s.body["operation"] == "delete"
+                   and rows.get(s.command_id, {}).get("status") == "applied"}
+        own = set()
+        for seq in sorted({int(g["change_seq"]) for g in given_up}):
+            found = http("GET", f"{self.system.sim_url}/_sim/changes?since={seq - 1}&limit=1")
+            change = next(iter(found["changes"]), None)
+            if change is None or change["seq"] != seq:
+                continue  # out of the change log: excused, as before
+            if (change["id"], change["last_modified_time"]) in written or (
+                    change["action"] == "deleted" and change["id"] in deleted):
+                own.add(seq)
+        return own
+
     def judge(self) -> dict[str, Any]:
         """The write-back part of the report (`tests.chaos.writejudge.account`)."""
         sim = self.system.sim_url
