@@ -19,7 +19,7 @@ from simulator.errors import ZohoError, invalid_value
 from simulator.ids import ADJUSTMENT_CODE, ADJUSTMENT_LINE_CODE, aux_id
 from simulator.masters import money, sync_stock
 from simulator.query import MAX_PER_PAGE
-from simulator.respond import success, zoho_json
+from simulator.respond import plain_json, success, zoho_json
 from simulator.state import STATE, SimState
 from simulator.store import Record
 from simulator.writefields import Body, Writer, missing
@@ -145,9 +145,16 @@ async def get_adjustment(request: web.Request) -> web.StreamResponse:
     return success(request, inventory_adjustment=record)
 
 
+async def ground_truth(request: web.Request) -> web.StreamResponse:
+    """GET /_sim/adjustments: every adjustment made (they are not in `/_sim/state/`, which
+    serves the entity tables), for tests counting a write-back's effect."""
+    return plain_json({"records": request.app[ADJUSTMENTS].records})
+
+
 def add_routes(app: web.Application) -> None:
     """Inventory adjustments are an Inventory v1 module only."""
     app[ADJUSTMENTS] = Adjustments()
+    app.router.add_get("/_sim/adjustments", ground_truth)
     app.router.add_post(f"{INVENTORY}/inventoryadjustments", create)
     app.router.add_get(f"{INVENTORY}/inventoryadjustments", list_adjustments)
     app.router.add_get(f"{INVENTORY}/inventoryadjustments/{{record_id}}", get_adjustment)

@@ -123,9 +123,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from streams.faust_worker import run as run_faust
     from streams.worker import build_faust
 
+    data_dir = args.data_dir or Path(".tds/faust")
+    data_dir.mkdir(parents=True, exist_ok=True)  # faust makes only the last level
     engine = build_faust(config, fetcher=_fetcher(args, settings), metrics=metrics,
-                         store=args.store or "memory://",
-                         data_dir=args.data_dir or Path(".tds/faust"),
+                         store=args.store or "memory://", data_dir=data_dir,
                          concurrency=settings.worker_threads)
     return run_faust(engine)
 

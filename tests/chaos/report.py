@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.chaos.writejudge import COUNTS, OUTCOMES
 from tests.support.truth import PROBLEMS
 
 
@@ -42,6 +43,9 @@ def failures(report: dict[str, Any]) -> list[str]:
         problems.append(f"a process exited without a fault to explain it: {line}")
     for name in report.get("secrets_in_log", []):
         problems.append(f"{name} appears in the processes' log")
+    if report["config"].get("writeback_commands") and "writeback" not in report:
+        problems.append("write-back: commands were planned but never judged")
+    problems += [f"write-back: {p}" for p in (report.get("writeback") or {}).get("problems", [])]
     for dead in report["unexplained_dead_letters"]:
         problems.append(f"unexplained dead letter {dead['id']}: {dead['why']} "
                         f"({dead['stage']}, {dead['error_class']}: {dead['error_message']})")
@@ -76,11 +80,14 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {verdict.replace('_', ' ')} | "
                      + " | ".join(str(found[k]) for k in PROBLEMS)
                      + f" | {outcome.get('converged')} | {outcome.get('converge_s')} |")
+    lines += _writeback(report.get("writeback"))
     given_up = report.get("webhooks_given_up") or {}
     lines += ["", f"Webhooks Zoho gave up delivering: {given_up.get('explained', 0)} while a "
               "fault kept the receiver down or away from Kafka (their records are excused "
               "from the event-path verdict and repaired in the whole-system one), "
-              f"{len(given_up.get('unexplained', []))} with no fault to explain them."]
+              f"{len(given_up.get('unexplained', []))} with no fault to explain them; "
+              f"{given_up.get('write_backs_not_excused', 0)} announced a write-back's own "
+              "write, whose record the writer feeds back: not excused."]
     lines += ["", f"Dead letters sent back during the event-path comparison (the operator's "
               f"retry-all): {report.get('dead_letters_retried', 0)}."]
     lines += ["", "Scheduled syncs during the event-path chaos: "
@@ -103,3 +110,23 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["## Verdict", "", "PASS" if not problems else "FAIL", ""]
     lines += [f"- {p}" for p in problems]
     return "\n".join(lines) + "\n"
+
+
+def _writeback(judged: dict[str, Any] | None) -> list[str]:
+    """The write-back commands' section: counts, then outcomes by kind."""
+    lines = ["", "## Write-back commands sent during the chaos", ""]
+    if judged is None:
+        return [*lines, "none"]
+    lines += ["| " + " | ".join(c.replace("_", " ") for c in COUNTS) + " |",
+              "|" + "---|" * len(COUNTS),
+              "| " + " | ".join(str(judged.get(c, 0)) for c in COUNTS) + " |", "",
+              "| kind | " + " | ".join(OUTCOMES) + " | no outcome |",
+              "|---|" + "---|" * (len(OUTCOMES) + 1)]
+    for kind, found in sorted(judged.get("by_kind", {}).items()):
+        other = sum(n for status, n in found.items() if status not in OUTCOMES)
+        lines.append(f"| {kind} | " + " | ".join(str(found.get(o, 0)) for o in OUTCOMES)
+                     + f" | {other} |")
+    lines += ["", f"Every command final or dead-lettered {judged.get('settle_s')}s after the "
+              f"faults; {judged.get('attempts_over_one', 0)} needed more than one send to Zoho "
+              "(an unknown outcome, looked up, or a retry)."]
+    return lines

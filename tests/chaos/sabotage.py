@@ -2,8 +2,9 @@
 
 Run after the verdicts, on the same system: each defect is made directly (rows deleted,
 inserted or altered in PostgreSQL, an event applied twice in the audit log, a dead letter
-no fault explains, a process killed without the scenario recording it), on its own
-record, and the check that guards it must count it. A check no sabotage can trip is a
+no fault explains, a process killed without the scenario recording it, a write-back's
+create doubled in Zoho or its outcome forgotten), on its own record, and the check that
+guards it must count it. A check no sabotage can trip is a
 defect of the harness.
 """
 
@@ -21,6 +22,8 @@ import asyncpg
 from projections.catalog import MODELS
 from projections.items import STOCK
 from projections.sql import q
+from tests.chaos.faults import children
+from tests.support.pipeline import http
 from tests.support.truth import compare
 
 if TYPE_CHECKING:
@@ -34,6 +37,10 @@ DATA = (("delete a row", "items", "lost"),
         ("delete or add a child row (a line, an application)", "", "wrong_value"),
         ("claim a time Zoho never reached", "bills", "newer_than_zoho"),
         ("apply an event twice", "audit_log", "duplicates"))
+# (check, write-back count it must raise)
+WRITEBACK = (("a write-back create doubled in Zoho", "duplicates"),
+             ("an applied write-back missing from its read model", "not_in_read_models"),
+             ("a write-back command's outcome forgotten", "no_outcome"))
 
 
 class Sabotage:
@@ -59,7 +66,47 @@ class Sabotage:
             out[check] = {"caught": grew > 0, "detail": f"{table}.{problem} +{grew}"}
         out.update(asyncio.run(self._dead_letters()))
         out["kill a process unrecorded"] = self._kill_unrecorded()
+        out.update(self._writeback())
         return out
+
+    def _writeback(self) -> dict[str, dict[str, Any]]:
+        """Behind the system's back: a second sales order in Zoho with an applied create's
+        reference, another applied create's read-model row deleted, and a command's row
+        deleted from outbound_commands. The write-back judgement must count each."""
+        writeback = self.scenario.writeback
+        if writeback is None:
+            return {}
+        before = writeback.judge()
+        rows = asyncio.run(writeback.rows())
+        sim = self.scenario.system.sim_url
+        live = http("GET", f"{sim}/_sim/state/salesorders")["records"]
+        applied = [s for s in writeback.sent if s.kind == "create salesorder"
+                   and rows.get(s.command_id, {}).get("zoho_id") in live]
+        others = [s for s in writeback.sent if s not in applied[:2] and s.command_id in rows]
+        if len(applied) < 2 or not others:
+            missing = {"caught": False, "detail": f"{len(applied)} applied sales-order creates"}
+            return {check: missing for check, _ in WRITEBACK}
+        twin = http("POST", f"{sim}/_sim/changes", {"apply": [
+            {"entity": "salesorders", "action": "created", "webhook": False}]})["applied"][0]
+        http("POST", f"{sim}/_sim/changes", {"apply": [
+            {"entity": "salesorders", "action": "edited", "id": twin["id"], "webhook": False,
+             "fields": {"reference_number": applied[0].reference}}]})
+        asyncio.run(self._forget(rows[applied[1].command_id]["zoho_id"],
+                                 others[-1].command_id))
+        after = writeback.judge()
+        return {check: {"caught": after[count] > before[count],
+                        "detail": f"{count} {before[count]} → {after[count]}"}
+                for check, count in WRITEBACK}
+
+    async def _forget(self, order_id: str, command_id: str) -> None:
+        conn = await asyncpg.connect(self.dsn, timeout=10)
+        try:
+            await conn.execute("DELETE FROM sales_orders WHERE org_id = $1 AND "
+                               "salesorder_id = $2", self.org, order_id)
+            await conn.execute("DELETE FROM outbound_commands WHERE command_id = $1",
+                               command_id)
+        finally:
+            await conn.close()
 
     async def _break_rows(self) -> str:
         """Make every defect of DATA; return the table whose child row went."""
@@ -122,8 +169,6 @@ class Sabotage:
 
     def _kill_unrecorded(self) -> dict[str, Any]:
         """SIGKILL the relay without a Fault: the exit must be reported as unexplained."""
-        from tests.chaos.scenario import children
-
         before = len(self.scenario.unexpected_exit_lines())
         pid = children(self.scenario.system.up.pid).get("relay")
         if pid is None:

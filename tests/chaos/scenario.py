@@ -1,14 +1,19 @@
 """The chaos scenario: faults while the simulator keeps changing Zoho, then the truth.
 
-`tds up` (web, ≥ 2 workers, 2 projectors, relay, poller) syncs a simulated org whose
+`tds up` (web, ≥ 2 workers, 2 projectors, relay, poller, writer) syncs a simulated org whose
 webhooks are duplicated, reordered and dropped and some of whose changes fire no webhook.
 While changes flow, the scenario injects faults one at a time, in a seeded random order
 and at seeded random moments:
 
-- SIGKILL of one process of each type (web, worker, projector, relay, poller); the
-  supervisor in `tds up` restarts it;
+- SIGKILL of one process of each type (web, worker, projector, relay, poller, writer);
+  the supervisor in `tds up` restarts it;
 - a Kafka broker restart and a PostgreSQL restart (same ports, same data);
 - a 429 storm, a 5xx burst and OAuth token throttling at the simulator.
+
+Meanwhile the ERP writes back: a bounded, seeded stream of commands through
+`POST /api/tds/outbound` (`tests/chaos/writeback.py`). After the faults every command
+must reach an outcome, have exactly one effect in Zoho and show in the read models
+(`tests/chaos/writejudge.py`); a failure there fails the run.
 
 After each fault it measures the recovery time: from the end of the fault until
 (a) probe changes made right after the fault (an edit with a webhook, one per entity)
@@ -52,14 +57,12 @@ import asyncio
 import json
 import os
 import random
-import re
 import shutil
-import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -69,15 +72,22 @@ import asyncpg
 import orjson
 
 from tds.provision.common import Services
-from tds.provision.kafka import (
-    ensure_kafka,
-    kafka_home,
-    restart_node,
-    running_node,
-    stop_kafka,
+from tds.provision.kafka import ensure_kafka, kafka_home, stop_kafka
+from tds.provision.postgres import ensure_postgres, stop_postgres
+from tests.chaos.faults import (
+    EXPLAINED_BY,
+    INJECTORS,
+    KILL_TYPES,
+    RATE_WINDOW_S,
+    SERVICE_FAULTS,
+    TOKEN_PROBE_S,
+    ZOHO_FAULTS,
+    Fault,
+    children,
+    unexpected_exits,
 )
-from tds.provision.postgres import ensure_postgres, restart_server, running_server, stop_postgres
 from tests.chaos.report import failures, markdown, totals
+from tests.chaos.writeback import WriteBack
 from tests.support.pipeline import (
     TOKEN,
     WEBHOOK_SECRET,
@@ -129,28 +139,9 @@ def private_services(root: Path) -> Iterator[Services]:
             shutil.rmtree(root, ignore_errors=True)
 
 
-KILL_TYPES = ("web", "worker", "projector", "relay", "poller")
-SERVICE_FAULTS = ("kafka_restart", "postgres_restart")
-ZOHO_FAULTS = ("http_429_storm", "http_5xx_burst", "token_throttle")
-ZOHO_API_FAULTS = frozenset(ZOHO_FAULTS)
-INFRA_FAULTS = frozenset(SERVICE_FAULTS) | {f"kill_{k}" for k in KILL_TYPES}
-# Error classes a dead letter may carry and the faults that can cause them. A Zoho API
-# fault makes the fetch behind a webhook ping fail; if it outlasts the retry chain the
-# message is dead-lettered. Broker/database outages and kills can make a stage's
-# delivery or store fail the same way. Nothing else is expected.
-EXPLAINED_BY: dict[str, frozenset[str]] = {
-    # A fetch goes to Zoho, with the token and budget in PostgreSQL.
-    "FetchFailed": ZOHO_API_FAULTS | {"postgres_restart"},
-    "StoreUnavailable": INFRA_FAULTS,
-    "PublishError": INFRA_FAULTS,
-    "QueueFullError": INFRA_FAULTS,
-    "DeliveryFailed": INFRA_FAULTS,
-}
 # (table, id column, simulator entity) probed after every fault.
 PROBES = (("items", "item_id", "items"), ("contacts", "contact_id", "contacts"),
           ("sales_orders", "salesorder_id", "salesorders"))
-RATE_WINDOW_S = 60.0  # Zoho's per-minute request window
-TOKEN_PROBE_S = 60.0  # the Zoho client's first wait after a token throttle
 # The event path: duplicated and reordered webhooks, none dropped, every change fires one.
 SIM_ARGS = ("--items", "150", "--contacts", "40", "--salesorders", "40", "--invoices", "40",
             "--duplicate-rate", "0.2", "--reorder-rate", "0.2", "--drop-rate", "0",
@@ -185,74 +176,14 @@ class ChaosConfig:
     token_refresh_into_block: bool = True
     whole_system_s: float = 20.0  # changes with dropped webhooks before the repair
     sabotage: bool = False  # afterwards, break the read models and check the verdicts trip
-
-
-@dataclass
-class Fault:
-    """One injected fault and how the system recovered."""
-
-    kind: str
-    target: str = ""
-    at_s: float = 0.0  # since the chaos phase started
-    duration_s: float = 0.0
-    recovery_s: float | None = None  # fault end → probes in read models and health healthy
-    probes_s: float | None = None
-    healthy_s: float | None = None
-    restarted_s: float | None = None  # kills: until the supervisor had a new process up
-    skipped: str = ""
-    zoho_wait_s: float = 0.0  # the part of the recovery Zoho imposed (rate window, throttle)
-    detail: dict[str, Any] = field(default_factory=dict)
-    start_wall: float = 0.0
-    end_wall: float = 0.0
-
-
-_EXITED = re.compile(r"(?P<name>[\w-]+) exited with (?P<code>-?\d+) after")
-
-
-def unexpected_exits(log_text: str, faults: list[Fault]) -> list[str]:
-    """The supervisor's "X exited with N" lines that no SIGKILL of ours explains: a crash
-    (SIGSEGV, SIGABRT, an exception) or a kill of a process the scenario did not kill."""
-    kills: dict[str, int] = {}
-    for fault in faults:
-        if fault.kind.startswith("kill_") and fault.target and not fault.skipped:
-            kills[fault.target] = kills.get(fault.target, 0) + 1
-    found = []
-    for line in log_text.splitlines():
-        exited = _EXITED.search(line)
-        if exited is None:
-            continue
-        name = exited["name"]
-        if int(exited["code"]) == -signal.SIGKILL and kills.get(name, 0) > 0:
-            kills[name] -= 1
-        else:
-            found.append(line.strip())
-    return found
+    # Write-back commands sent while the faults run (tests/chaos/writeback.py); 0: none.
+    writeback_commands: int = 45
+    writeback_interval_s: float = 3.0
 
 
 def log(message: str) -> None:
     """Progress on stderr (pytest shows it with -s or on failure)."""
     print(f"[chaos {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def children(up_pid: int) -> dict[str, int]:
-    """The `tds up` children by TDS_PROCESS_NAME, read from /proc (no psutil)."""
-    found: dict[str, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-            if int(fields[1]) != up_pid or fields[0] == b"Z":
-                continue
-            with open(f"/proc/{entry}/environ", "rb") as environ:
-                env = environ.read().split(b"\0")
-        except (OSError, IndexError, ValueError):
-            continue
-        for item in env:
-            if item.startswith(b"TDS_PROCESS_NAME="):
-                found[item.split(b"=", 1)[1].decode()] = int(entry)
-    return found
 
 
 def _health(web: str) -> tuple[str, list[str]]:
@@ -301,6 +232,7 @@ class Scenario:
         self.chaos_start = 0.0
         self.chaos_wall = 0.0
         self.started_wall = 0.0
+        self.writeback: WriteBack | None = None
 
     # -- the system ---------------------------------------------------------------------
 
@@ -324,7 +256,9 @@ class Scenario:
             self.result["restarts_seen"] = children(system.up.pid)
             if self.config.sabotage:
                 from tests.chaos.sabotage import Sabotage  # it imports this module
-                self.result["sabotage"] = Sabotage(self).run()
+                caught = self.result["sabotage"] = Sabotage(self).run()
+                log(f"sabotage: {sum(c['caught'] for c in caught.values())}/{len(caught)} "
+                    f"caught; {[f'{k}: {v}' for k, v in caught.items() if 'write' in k]}")
         return self.report()
 
     def _full_sync(self, timeout_s: float) -> dict[str, Any]:
@@ -348,6 +282,19 @@ class Scenario:
         cfg, sim = self.config, self.system.sim_url
         http("POST", f"{sim}/_sim/changes", {"rate": cfg.change_rate})
         self.chaos_start, self.chaos_wall = time.monotonic(), time.time()
+        if cfg.writeback_commands:
+            self.writeback = WriteBack(self.system, self.services.database_url, cfg.seed,
+                                       cfg.writeback_commands, cfg.writeback_interval_s)
+            self.writeback.start()
+        try:
+            self._faults()
+        finally:
+            if self.writeback is not None:
+                self.writeback.stop()
+        self.result["chaos_s"] = round(time.monotonic() - self.chaos_start, 1)
+
+    def _faults(self) -> None:
+        cfg = self.config
         rounds = 0
         not_run: list[str] = []
         while True:
@@ -367,15 +314,13 @@ class Scenario:
             rounds += 1
         self.result["not_run"] = not_run
         self.result["rounds"] = rounds
-        self.result["chaos_s"] = round(time.monotonic() - self.chaos_start, 1)
 
     def _inject(self, kind: str) -> None:
         fault = Fault(kind, at_s=round(time.monotonic() - self.chaos_start, 1),
                       start_wall=time.time())
         began = time.monotonic()
-        handler: Callable[[Fault], None] = getattr(self, f"_fault_{kind.split('_', 1)[0]}")
         try:
-            handler(fault)
+            INJECTORS[kind.split("_", 1)[0]](self, fault)
         finally:
             fault.end_wall = time.time()
         fault.duration_s = round(time.monotonic() - began, 1)
@@ -385,80 +330,6 @@ class Scenario:
         log(f"{kind} {fault.target} at {fault.at_s}s: lasted {fault.duration_s}s, "
             f"recovered in {fault.recovery_s}s (probes {fault.probes_s}s, healthy "
             f"{fault.healthy_s}s, restarted {fault.restarted_s}s) {fault.skipped}")
-
-    def _fault_kill(self, fault: Fault) -> None:
-        kind = fault.kind.removeprefix("kill_")
-        up_pid = self.system.up.pid
-        names = sorted(n for n in children(up_pid) if n == kind or n.startswith(kind + "-"))
-        if not names:
-            fault.skipped = f"no running {kind} process"
-            return
-        name = self.rng.choice(names)
-        pid = children(up_pid)[name]
-        fault.target, fault.detail["pid"] = name, pid
-        os.kill(pid, signal.SIGKILL)
-        killed = time.monotonic()
-        deadline = killed + self.config.recovery_timeout_s
-        while time.monotonic() < deadline:
-            new = children(up_pid).get(name)
-            if new is not None and new != pid:
-                fault.restarted_s = round(time.monotonic() - killed, 1)
-                fault.detail["new_pid"] = new
-                break
-            time.sleep(0.2)
-
-    def _fault_kafka(self, fault: Fault) -> None:
-        node = running_node()
-        if node is None or node.bootstrap != self.services.kafka_bootstrap_servers:
-            fault.skipped = "Kafka was not started by this project (configured elsewhere)"
-            return
-        fault.target = node.bootstrap
-        restart_node(node, down_s=self.config.kafka_down_s)
-
-    def _fault_postgres(self, fault: Fault) -> None:
-        if running_server() != self.services.database_url:
-            fault.skipped = "PostgreSQL was not started by this project (configured elsewhere)"
-            return
-        fault.target = "postgresql"
-        restart_server()
-
-    def _fault_http(self, fault: Fault) -> None:
-        sim = self.system.sim_url
-        before = http("GET", f"{sim}/_sim/stats")
-        if fault.kind == "http_429_storm":
-            fault.target = "zoho api: per_minute=3, concurrency=1"
-            saved = http("GET", f"{sim}/_sim/limits")
-            http("POST", f"{sim}/_sim/limits", {"per_minute": 3, "concurrency": 1})
-            try:
-                time.sleep(self.config.zoho_fault_s)
-            finally:
-                http("POST", f"{sim}/_sim/limits",
-                     {k: saved[k] for k in ("per_minute", "daily", "concurrency") if k in saved}
-                     or {"per_minute": 100, "concurrency": 10})
-                http("POST", f"{sim}/_sim/reset", {"limits": True, "tokens": False})
-        else:
-            fault.target = "zoho api: error_rate=0.7"
-            http("POST", f"{sim}/_sim/faults", {"error_rate": 0.7})
-            try:
-                time.sleep(self.config.zoho_fault_s)
-            finally:
-                http("POST", f"{sim}/_sim/faults", {"error_rate": 0.0})
-        fault.detail["sim_stats_delta"] = _delta(before, http("GET", f"{sim}/_sim/stats"))
-
-    def _fault_token(self, fault: Fault) -> None:
-        sim = self.system.sim_url
-        before = http("GET", f"{sim}/_sim/stats")
-        forget = self.config.token_refresh_into_block
-        fault.target = ("zoho oauth: force_token_block" +
-                        (", access tokens forgotten" if forget else ", tokens kept"))
-        http("POST", f"{sim}/_sim/faults", {"force_token_block": True})
-        if forget:
-            http("POST", f"{sim}/_sim/reset", {"limits": False, "tokens": True})
-        try:
-            time.sleep(self.config.zoho_fault_s)
-        finally:
-            http("POST", f"{sim}/_sim/faults", {"force_token_block": False})
-        fault.detail["sim_stats_delta"] = _delta(before, http("GET", f"{sim}/_sim/stats"))
 
     # -- recovery -----------------------------------------------------------------------
 
@@ -593,21 +464,33 @@ class Scenario:
 
         A change whose webhook Zoho gave up delivering (the receiver killed, or refusing
         while Kafka was down, through all of Zoho's retries) never entered the event path:
-        its record is excused from this verdict when a fault explains the refusal, and a
-        refusal no fault explains fails the run."""
+        its record is excused from this verdict when a fault explains the refusal (unless
+        the webhook announced a write-back's own write: the writer feeds that record back
+        itself), and a refusal no fault explains fails the run. The write-back commands
+        must be final (or dead-lettered) first."""
         began = time.monotonic()
         self._quiet()
+        deadline = began + self.config.converge_timeout_s
+        settled_s = self.writeback.settle(deadline, self._retry_dead_letters) \
+            if self.writeback is not None else 0.0
         given_up = http("GET", f"{self.system.sim_url}/_sim/webhooks/log")["given_up"]
         explained = [g for g in given_up if self._refused_by_fault(g)]
-        excused = frozenset(str(g["record_id"]) for g in explained)
+        # A write-back's own webhook: the writer fed its record back, so none is excused.
+        own = self.writeback.own_writes(explained) if self.writeback is not None else set()
+        excused = frozenset(str(g["record_id"]) for g in explained
+                            if int(g["change_seq"]) not in own)
         self.result["webhooks_given_up"] = {
-            "explained": len(explained),
+            "explained": len(explained), "write_backs_not_excused": len(own),
             "unexplained": [g for g in given_up if g not in explained]}
-        report = self._compare_until_clean(began + self.config.converge_timeout_s, excused,
-                                           retry_dead=True)
+        report = self._compare_until_clean(deadline, excused, retry_dead=True)
         self.result["scheduled_runs_in_chaos"] = asyncio.run(self._scheduled_runs())
         self._verdict("event_path", began, report,
                       f"({len(excused)} records excused: webhooks given up)")
+        if self.writeback is not None:  # judged on the event path: the writer feeds back
+            judged = self.result["writeback"] = {**self.writeback.judge(),
+                                                 "settle_s": settled_s}
+            counts = {k: v for k, v in judged.items() if isinstance(v, int) and v}
+            log(f"write-back: {counts} {judged['problems'][:5]}")
 
     def _refused_by_fault(self, given_up: dict[str, Any]) -> bool:
         """Whether a delivery Zoho gave up on ended inside a fault that takes the receiver
@@ -740,21 +623,6 @@ class Scenario:
         }
 
 
-def _delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    """Counters that moved between two /_sim/stats snapshots (numbers, one level deep)."""
-    out: dict[str, Any] = {}
-    for key, value in after.items():
-        old = before.get(key)
-        if isinstance(value, dict) and isinstance(old, dict):
-            moved = {k: v - old.get(k, 0) for k, v in value.items()
-                     if isinstance(v, int | float) and v != old.get(k, 0)}
-            if moved:
-                out[key] = moved
-        elif isinstance(value, int | float) and isinstance(old, int | float) and value != old:
-            out[key] = value - old
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     """`make chaos`: the long run, with a JSON and Markdown report."""
     parser = argparse.ArgumentParser(prog="python -m tests.chaos.scenario")
@@ -772,7 +640,8 @@ def main(argv: list[str] | None = None) -> int:
     config = ChaosConfig(seed=seed, rounds=1, min_seconds=args.seconds,
                          max_seconds=args.seconds + 600.0, recovery_timeout_s=90.0,
                          converge_timeout_s=240.0, gap_s=(0.5, 3.0),
-                         token_refresh_into_block=not args.keep_tokens)
+                         token_refresh_into_block=not args.keep_tokens,
+                         writeback_commands=max(45, int(args.seconds / 3)))
     args.out.mkdir(parents=True, exist_ok=True)
     log_file = args.out / "chaos-tds.log"
     log_file.unlink(missing_ok=True)

@@ -1,7 +1,7 @@
 """The chaos report's account of process exits (no services needed)."""
 
+from tests.chaos.faults import Fault, unexpected_exits
 from tests.chaos.report import failures
-from tests.chaos.scenario import Fault, unexpected_exits
 
 LOG = """\
 06:50:18 WARNING tds.supervisor: relay exited with -9 after 24.6s; restarting in 0.5s

@@ -240,6 +240,8 @@ async def test_quantity_adjustment_moves_stock_per_location(sim: Sim) -> None:
                                  prefix=INVENTORY)
     assert [a["inventory_adjustment_id"] for a in found["inventory_adjustments"]] == [
         adjustment_id]
+    truth = (await sim.control("adjustments"))["records"]  # what tests count effects by
+    assert truth[adjustment_id]["reference_number"] == "ERP-ADJ-1"
     # Below zero is refused, and the whole adjustment changes nothing.
     body["line_items"] = [{"item_id": item_id, "location_id": site.id, "quantity_adjusted": 1},
                           {"item_id": item_id, "location_id": site.id,
