@@ -4,7 +4,8 @@ Per entity table (items, locations, contacts, the six document types):
 - `lost` / `extra`: a live Zoho record without a row, a row without a live record;
 - `stale`: the row is older than Zoho and some field it holds differs (a change that only
   moved `last_modified_time` is not emitted, by the version rule: not stale);
-- `newer_than_zoho`: the row claims a time Zoho never reached;
+- `newer_than_zoho`: the row claims a time Zoho never reached (a second or more past its
+  time: within the second is the version rule's 1 µs lift of a same-second change);
 - `wrong_value`: at Zoho's own time, the stored record differs from Zoho's on a field it
   holds; or a typed column, a child row (lines, applications, stock levels) or the item's
   stock row differs from what the projection makes of the stored record. The mapping is
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -140,12 +141,15 @@ async def _compare_table(conn: asyncpg.Connection, sim: str, org: str, model: Re
                                           skip=("modified_at",))
         except InvalidEvent as exc:
             differing = [f"Zoho's record does not normalise: {exc}"]
-        if stored_at > zoho_at:
+        # Zoho's times are whole seconds; the version rule lifts a content change within
+        # one second by 1 µs a step, so a row less than a second past is at Zoho's time.
+        at_zoho_time = zoho_at <= stored_at < zoho_at + timedelta(seconds=1)
+        if stored_at > zoho_at and not at_zoho_time:
             table.add("newer_than_zoho", f"{name}: {stored_at} > {zoho_at}", record_id)
         elif stored_at < zoho_at and differing:
             table.add("stale", f"{name}: {stored_at} < {zoho_at}, differs on {differing[:5]}",
                       record_id)
-        elif stored_at == zoho_at and differing:
+        elif at_zoho_time and differing:
             table.add("wrong_value", f"{name}: at Zoho's time, differs on {differing[:5]}",
                       record_id)
         # Never excused: the row disagrees with the record it was written from.
