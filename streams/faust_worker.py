@@ -50,19 +50,24 @@ class DrainingWorker(faust.Worker):
 
 
 async def drain_engine(engine: FaustEngine, timeout_s: float = 5.0) -> None:
-    """Pause input, wait until every delivered event was processed, checkpoint."""
+    """Pause input, wait until every delivered event was processed, checkpoint (the
+    realtime events read outside faust included: their offsets are committed by it)."""
     consumer: Any = engine.app.consumer
     consumer.pause_partitions(consumer.assignment())
+    await engine.stop_realtime()
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        await engine.checkpoint()
-        # faust's set of messages handed to agents and not yet acked: ours are acked by
-        # the checkpoint, so what is left is still in an agent's buffer.
-        if not consumer._unacked_messages:
-            return
-        await asyncio.sleep(0.05)
-    logger.warning("stopping with %d events not processed: the next owner replays them",
-                   len(consumer._unacked_messages))
+    try:
+        while time.monotonic() < deadline:
+            await engine.checkpoint()
+            # faust's set of messages handed to agents and not yet acked: ours are acked
+            # by the checkpoint, so what is left is still in an agent's buffer.
+            if not consumer._unacked_messages:
+                return
+            await asyncio.sleep(0.05)
+        logger.warning("stopping with %d events not processed: the next owner replays them",
+                       len(consumer._unacked_messages))
+    finally:
+        engine.realtime.close()
 
 
 def run(engine: FaustEngine) -> int:
