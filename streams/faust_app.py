@@ -60,7 +60,7 @@ from streams.faust_tables import (
     kafka_partition,
 )
 from streams.fetch import RecordFetcher
-from streams.handler import Counts, Handler
+from streams.handler import BULK_CHUNK, Counts, Handler
 from streams.ledger import Ledger
 from streams.pipeline import Processor
 from streams.versions import RANK_BULK, RANK_REALTIME
@@ -70,8 +70,6 @@ from tds.metrics import Metrics
 logger = logging.getLogger(__name__)
 
 STORES = ("memory://", "rocksdb://")
-# Bulk events processed between two looks at the realtime consumer (~5-10 ms of work).
-BULK_CHUNK = 50
 # How often the realtime consumer is looked at while no bulk chunk does it.
 REALTIME_POLL_S = 0.005
 
@@ -311,7 +309,8 @@ class FaustEngine:
         async with self._lock:
             events, self._unacked = self._unacked, []
             versions, runs = self.versions.take_writes(), self.runs.take_writes()
-            if not (events or versions or runs):
+            offsets = self.realtime.take_offsets()  # of events whose outputs are queued
+            if not (events or versions or runs or offsets):
                 return
             loop = asyncio.get_running_loop()
             # A DeliveryFailed crashes the app before anything of this batch is acked.
@@ -322,7 +321,6 @@ class FaustEngine:
                 await loop.run_in_executor(None, self.outbox.flush)
             for event in events:
                 event.ack()
-            offsets = self.realtime.take_offsets()
             if offsets:  # faust's consumer is the group's member: the commit is its
                 topic = self.config.realtime_topic
                 await self.app.consumer._commit_offsets(  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from typing import Any
 import faust
 
 from streams.faust_app import FaustEngine
+from streams.worker import freeze_startup_objects
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ def run(engine: FaustEngine) -> int:
             logging.getLogger(name).setLevel(logging.WARNING)
     worker = DrainingWorker(engine, loglevel=logging.getLevelName(logging.getLogger().level),
                             override_logging=False, redirect_stdouts=False, quiet=True)
+    freeze_startup_objects()
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
