@@ -120,8 +120,9 @@ class LagMonitor(Monitor):
 
 def _short_fetch_waits(wait_ms: int) -> None:
     """faust's aiokafka driver fixes the consumer's fetch_max_wait_ms at 1500 ms. aiokafka
-    keeps one fetch in flight per broker, so while an idle realtime partition's long poll
-    is held, fetched-out bulk partitions wait for it: bulk ran at ~40% of the batched
+    keeps one fetch in flight per broker, so while an idle partition's long poll (sync
+    runs, the ledger; realtime's, before it was read outside faust) is held, fetched-out
+    bulk partitions wait for it: bulk ran at ~40% of the batched
     engine's rate. Shorter waits, set on the consumer before it starts its fetcher."""
     from faust.transport.drivers import aiokafka as driver
 
@@ -193,9 +194,10 @@ class FaustEngine:
             # delivery of realtime events fetched behind it.
             "stream_buffer_maxsize": 4 * config.batch_max,
             # aiokafka hands out a partition's fetched records before the next partition's,
-            # so a realtime event waits behind what was fetched of bulk partitions before
-            # it: small fetches keep that short (faust's default, 4 MB a partition, held a
-            # webhook behind a 30,000-event backlog for 13 s).
+            # so a record waits behind what was fetched of bulk partitions before it: small
+            # fetches keep that short (faust's default, 4 MB a partition, held a webhook
+            # behind a 30,000-event backlog for 13 s; webhooks are read outside faust now,
+            # sync-run events still come this way).
             "consumer_max_fetch_size": config.fetch_max_kbytes * 1024,
         }
         if data_dir is not None:
