@@ -50,7 +50,6 @@ from streams.config import StreamsConfig
 from streams.emit import Outbox
 from streams.failures import FailureRouter
 from streams.faust_auth import broker_credentials
-from streams.faust_drain import install as lean_delivery
 from streams.faust_realtime import RealtimeReader, TrackedRealtime
 from streams.faust_tables import (
     Deferred,
@@ -203,7 +202,6 @@ class FaustEngine:
         if data_dir is not None:
             app_settings["datadir"] = str(data_dir)
         _short_fetch_waits(config.fetch_max_wait_ms)
-        lean_delivery()
         monitor = LagMonitor(self.metrics, config.app_id)
         self.app = app = faust.App(config.app_id, monitor=monitor, **app_settings)
         monitor.app = app
