@@ -95,6 +95,11 @@ class Outbox:
         """Serve delivery reports without waiting."""
         self._producer.poll(0)
 
+    def settle(self, timeout_s: float) -> int:
+        """Wait up to `timeout_s` for acknowledgements; how many messages still wait."""
+        left: int = self._producer.flush(timeout_s)
+        return left
+
     def flush(self, timeout_s: float = 150.0) -> None:
         """Wait until every queued message is acknowledged; DeliveryFailed otherwise."""
         left = self._producer.flush(timeout_s)

@@ -9,6 +9,12 @@ to the same partitions. State lives in two faust Tables, `versions` and `runs`, 
 changelog topics (`{app_id}-versions-changelog`, `{app_id}-runs-changelog`, raw key and
 value bytes) are the batched engine's: a deployment can switch engines either way.
 
+Realtime events skip faust's fetch path: the realtime partitions faust's group assigns are
+paused in faust's consumer and read by a confluent-kafka consumer of their own, whose
+events the engine processes between bulk chunks and every few milliseconds
+(`streams.faust_realtime` says why); their offsets are committed through faust's
+consumer by the checkpoint.
+
 At least once, in the batched engine's order (outputs → state → offsets): an agent's
 writes to a table wait in an overlay (`Deferred`) that reads see; every
 `commit_interval_s` a checkpoint flushes the outbox, then applies the overlay's writes
@@ -34,6 +40,7 @@ from typing import Any
 import faust
 from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition as AioTopicPartition
+from confluent_kafka import Consumer
 from faust.sensors import Monitor
 from faust.types import TP
 
@@ -43,6 +50,7 @@ from streams.config import StreamsConfig
 from streams.emit import Outbox
 from streams.failures import FailureRouter
 from streams.faust_auth import broker_credentials
+from streams.faust_realtime import RealtimeReader, TrackedRealtime
 from streams.faust_tables import (
     Deferred,
     EventT,
@@ -52,19 +60,18 @@ from streams.faust_tables import (
     kafka_partition,
 )
 from streams.fetch import RecordFetcher
-from streams.handler import Counts, Handler
+from streams.handler import BULK_CHUNK, Counts, Handler
 from streams.ledger import Ledger
 from streams.pipeline import Processor
 from streams.versions import RANK_BULK, RANK_REALTIME
-from tds.kafka import security
+from tds.kafka import consumer_config, security
 from tds.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
 STORES = ("memory://", "rocksdb://")
-# Bulk events processed between two turns of the event loop (~5-10 ms of work): a
-# webhook's event passes four tasks (fetcher, conductor, stream, agent), each one turn.
-BULK_CHUNK = 50
+# How often the realtime consumer is looked at while no bulk chunk does it.
+REALTIME_POLL_S = 0.005
 
 
 class LagMonitor(Monitor):
@@ -76,6 +83,27 @@ class LagMonitor(Monitor):
         super().__init__(**kwargs)
         self._gauge, self._group = metrics.consumer_lag, group
         self.app: Any = None  # set once the app exists
+
+    # Per record and event: faust's counters and timings nobody reads here (its web
+    # server is off); ~3% of the main thread draining a backlog.
+    def on_message_in(self, tp: TP, offset: int, message: Any) -> None:
+        return None
+
+    def on_stream_event_in(self, tp: TP, offset: int, stream: Any, event: Any) -> None:
+        return None
+
+    def on_stream_event_out(self, tp: TP, offset: int, stream: Any, event: Any,
+                            state: Any = None) -> None:
+        return None
+
+    def on_message_out(self, tp: TP, offset: int, message: Any) -> None:
+        return None
+
+    def on_table_get(self, table: Any, key: Any) -> None:
+        return None
+
+    def on_table_set(self, table: Any, key: Any, value: Any) -> None:
+        return None
 
     def on_tp_commit(self, tp_offsets: MutableMapping[TP, int]) -> None:
         super().on_tp_commit(tp_offsets)
@@ -91,8 +119,9 @@ class LagMonitor(Monitor):
 
 def _short_fetch_waits(wait_ms: int) -> None:
     """faust's aiokafka driver fixes the consumer's fetch_max_wait_ms at 1500 ms. aiokafka
-    keeps one fetch in flight per broker, so while an idle realtime partition's long poll
-    is held, fetched-out bulk partitions wait for it: bulk ran at ~40% of the batched
+    keeps one fetch in flight per broker, so while an idle partition's long poll (sync
+    runs, the ledger; realtime's, before it was read outside faust) is held, fetched-out
+    bulk partitions wait for it: bulk ran at ~40% of the batched
     engine's rate. Shorter waits, set on the consumer before it starts its fetcher."""
     from faust.transport.drivers import aiokafka as driver
 
@@ -125,6 +154,7 @@ class FaustEngine:
         gate: DownstreamGate | None = None,
         outbox: Outbox | None = None,
         concurrency: int = 1,
+        realtime_consumer: Consumer | None = None,
     ) -> None:
         if config.exactly_once:
             raise ValueError(
@@ -163,9 +193,10 @@ class FaustEngine:
             # delivery of realtime events fetched behind it.
             "stream_buffer_maxsize": 4 * config.batch_max,
             # aiokafka hands out a partition's fetched records before the next partition's,
-            # so a realtime event waits behind what was fetched of bulk partitions before
-            # it: small fetches keep that short (faust's default, 4 MB a partition, held a
-            # webhook behind a 30,000-event backlog for 13 s).
+            # so a record waits behind what was fetched of bulk partitions before it: small
+            # fetches keep that short (faust's default, 4 MB a partition, held a webhook
+            # behind a 30,000-event backlog for 13 s; webhooks are read outside faust now,
+            # sync-run events still come this way).
             "consumer_max_fetch_size": config.fetch_max_kbytes * 1024,
         }
         if data_dir is not None:
@@ -195,12 +226,11 @@ class FaustEngine:
         self._unacked: list[EventT] = []
         self._bulk_paused = False
         self._input_stopped = False
-        self._downstream_closed = False
-        # Per realtime partition, the next offset the agents will process (known once one
-        # was processed: before that, a partition's backlog is not realtime's to jump).
-        self._realtime_next: dict[int, int] = {}
-        # Per realtime partition, (next offset, since when) while it waits.
-        self._realtime_stalled: dict[int, tuple[int, float]] = {}
+        self.realtime = RealtimeReader(realtime_consumer or Consumer(consumer_config(
+            config.bootstrap, config.app_id, **{"client.id": f"{config.app_id}-realtime",
+                                                "fetch.wait.max.ms": 100})),
+            config.realtime_topic)
+        self._urgent_lock = asyncio.Lock()  # one realtime batch at a time: offsets in order
         self._last_checkpoint = time.monotonic()
         self._lock = asyncio.Lock()
         def raw(name: str) -> Any:
@@ -209,6 +239,10 @@ class FaustEngine:
 
         # Instances of one raw agent share its partitions' events; the version rule keeps
         # them from undoing each other (its read and write of a key have no await between).
+        # The realtime agent subscribes faust's group to the realtime topic, so partition p
+        # of both raw topics comes to one worker; its partitions are paused in faust's
+        # consumer and read by `self.realtime` (streams/faust_realtime.py says why). What
+        # faust fetched before the pause reaches the agent and is processed as usual.
         app.agent(raw(config.realtime_topic), name="realtime",
                   concurrency=concurrency)(self._realtime)
         app.agent(raw(config.bulk_topic), name="bulk", concurrency=concurrency)(self._bulk)
@@ -216,9 +250,9 @@ class FaustEngine:
         app.agent(raw(config.ledger_topic), name="run-ledger")(self._run_ledger)
         app.timer(config.commit_interval_s, name="checkpoint")(self._checkpoint_tick)
         app.timer(config.run_check_interval_s, name="run-deadlines")(self._deadlines)
-        # The downstream gate, and realtime first: bulk partitions pause while a realtime
-        # partition has events fetched past what the agents processed.
-        app.timer(0.01, name="bulk-gate")(self._gate)
+        app.timer(0.05, name="bulk-gate")(self._gate)  # the downstream gate
+        app.task(self._poll_realtime)
+        app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
         app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
 
     # -- agents --------------------------------------------------------------------------
@@ -227,15 +261,39 @@ class FaustEngine:
         # One event at a time: a take buffer's timer would add its wait to every webhook.
         async for event in stream.noack().events():
             await self._raw([event], self.config.realtime_topic)
-            message = event.message
-            self._realtime_next[message.partition] = message.offset + 1
 
     async def _bulk(self, stream: Any) -> None:
         async for events in stream.noack_take(self.config.batch_max, within=0.05):
             for start in range(0, len(events), BULK_CHUNK):
-                if start:
-                    await asyncio.sleep(0)  # realtime events delivered meanwhile go first
+                await self.urgent()  # realtime events at hand go first
                 await self._raw(events[start:start + BULK_CHUNK], self.config.bulk_topic)
+
+    async def _poll_realtime(self) -> None:
+        while not self.stopping:
+            await self.urgent()
+            await asyncio.sleep(REALTIME_POLL_S)
+
+    async def stop_realtime(self) -> None:
+        """Start no more realtime batches; wait for the one in progress."""
+        self.stopping = True
+        async with self._urgent_lock:
+            pass
+
+    async def urgent(self) -> None:
+        """Process the realtime events at hand, unless a batch of them is in progress, a
+        rebalance holds faust's streams (state being restored) or the worker stops."""
+        if self._urgent_lock.locked() or self.stopping or not self.app.flow_control.is_active():
+            return
+        async with self._urgent_lock:
+            messages = self.realtime.take(self.config.batch_max)
+            if not messages:
+                return
+            counts: Counts = {}
+            tracked = [TrackedRealtime(self.versions, m) for m in messages]
+            await self.handler.raw(tracked, self.config.realtime_topic, counts, self._versions)
+            if counts:
+                self.ledger.count(counts)
+            self.realtime.processed(messages)
 
     async def _sync_runs(self, stream: Any) -> None:
         async for events in stream.noack_take(self.config.batch_max, within=0.05):
@@ -275,7 +333,8 @@ class FaustEngine:
         async with self._lock:
             events, self._unacked = self._unacked, []
             versions, runs = self.versions.take_writes(), self.runs.take_writes()
-            if not (events or versions or runs):
+            offsets = self.realtime.take_offsets()  # of events whose outputs are queued
+            if not (events or versions or runs or offsets):
                 return
             loop = asyncio.get_running_loop()
             # A DeliveryFailed crashes the app before anything of this batch is acked.
@@ -286,17 +345,28 @@ class FaustEngine:
                 await loop.run_in_executor(None, self.outbox.flush)
             for event in events:
                 event.ack()
+            if offsets:  # faust's consumer is the group's member: the commit is its
+                topic = self.config.realtime_topic
+                await self.app.consumer._commit_offsets(  # type: ignore[attr-defined]
+                    {TP(topic, p): o for p, o in offsets.items()})
             self._last_checkpoint = time.monotonic()
 
+    async def _on_assigned(self, app: Any, assigned: set[TP], **_: Any) -> None:
+        realtime = [tp for tp in assigned if tp.topic == self.config.realtime_topic]
+        self._pause_fetching(realtime, True)
+        self.realtime.assign(tp.partition for tp in realtime)
+
     async def _on_revoked(self, app: Any, revoked: set[TP], **_: Any) -> None:
-        # Faust waited for our acks (wait_empty) and committed; drop what is left of the
-        # revoked partitions so nothing of theirs is applied by a later checkpoint.
+        # Faust waited for our acks (wait_empty) and committed; the realtime events read
+        # outside faust are checkpointed and committed here, while faust's consumer is
+        # still the partitions' owner. Then drop what is left of the revoked partitions
+        # so nothing of theirs is applied by a later checkpoint.
+        async with self._urgent_lock:
+            await self.checkpoint()
+            self.realtime.revoke()
         lost = {tp.partition for tp in revoked if tp.topic in (
             self.config.realtime_topic, self.config.bulk_topic)}
         self.versions.forget(lost)
-        for partition in lost:  # a later owner's progress is not ours to wait for
-            self._realtime_next.pop(partition, None)
-            self._realtime_stalled.pop(partition, None)
         ledger = {tp.partition for tp in revoked if tp.topic == self.config.ledger_topic}
         self.runs.forget(ledger)
 
@@ -328,28 +398,6 @@ class FaustEngine:
 
         thread.thread_loop.call_soon_threadsafe(apply)
 
-    def _realtime_waiting(self, assigned: set[TP]) -> bool:
-        """Whether a realtime partition holds events the agents have not processed yet
-        (its high watermark, known from the last fetch, past the next offset to process).
-        Faust hands out fetched bulk records before them otherwise: measured 2-3 s behind
-        a 30,000-event backlog. A partition that makes no progress for a second (say, a
-        transaction marker at its end, never seen as an event) stops counting."""
-        consumer, now, waiting = self.app.consumer, time.monotonic(), False
-        for tp in assigned:
-            if tp.topic != self.config.realtime_topic:
-                continue
-            following = self._realtime_next.get(tp.partition)
-            high = _highwater(consumer, tp)
-            if following is None or high is None or high <= following:
-                continue
-            stalled = self._realtime_stalled.get(tp.partition)
-            if stalled is None or stalled[0] != following:
-                self._realtime_stalled[tp.partition] = (following, now)
-                waiting = True
-            elif now - stalled[1] < 1.0:
-                waiting = True
-        return waiting
-
     async def _gate(self) -> None:
         # Advisory: a failure here must not stop the worker (faust crashes the app when a
         # timer raises); the next tick decides again.
@@ -359,19 +407,16 @@ class FaustEngine:
             logger.warning("bulk gate: %r (deciding again at the next tick)", exc)
 
     def _gate_once(self) -> None:
-        if self._input_stopped:
+        if self._input_stopped or self.gate is None:
             return
-        consumer = self.app.consumer
-        assigned = consumer.assignment()
-        downstream = self.gate.update() if self.gate is not None else False
-        closed = downstream or self._realtime_waiting(assigned)
-        bulk = [tp for tp in assigned if tp.topic == self.config.bulk_topic]
+        closed = self.gate.update()
+        bulk = [tp for tp in self.app.consumer.assignment()
+                if tp.topic == self.config.bulk_topic]
         if bulk and (closed or self._bulk_paused):
             self._pause_fetching(bulk, closed)  # paused again: a rebalance resumes them
+        if closed != self._bulk_paused:
+            self.metrics.bulk_paused.set(1 if closed else 0)
         self._bulk_paused = closed
-        if downstream != self._downstream_closed:
-            self._downstream_closed = downstream
-            self.metrics.bulk_paused.set(1 if downstream else 0)
 
 
 def _highwater(consumer: Any, tp: TP) -> int | None:

@@ -8,7 +8,7 @@ import weakref
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from faust.streams import _current_event
 from faust.types import EventT as _EventT
@@ -17,6 +17,21 @@ from streams.state import Produce
 
 _MISSING = object()
 EventT = _EventT[Any]
+
+
+class _Placed(Protocol):
+    @property
+    def partition(self) -> int: ...
+
+
+class Writer(Protocol):
+    """What a table write is recorded under: a faust event, or the origin of a realtime
+    message read outside faust (`streams.faust_realtime`); its message's partition says
+    where the write goes."""
+
+    @property
+    def message(self) -> _Placed: ...
+
 
 class FaustMessage:
     """`tds.kafka.MessageLike` over a faust event's message."""
@@ -59,10 +74,10 @@ class FaustMessage:
         return None
 
 
-def set_current_event(event: EventT) -> None:
+def set_current_event(event: Writer) -> None:
     """Make `event` faust's current event: a table write goes to the changelog partition
     (and RocksDB partition) of the current event, and a batch holds many partitions."""
-    _current_event.set(weakref.ref(event))
+    _current_event.set(weakref.ref(event))  # type: ignore[arg-type]  # only .message read
 
 
 class Deferred:
@@ -72,8 +87,8 @@ class Deferred:
         self.table = table
         self._partition_of = partition_of
         self.overlay: dict[bytes, bytes | None] = {}
-        self.writes: list[tuple[EventT, bytes, bytes | None]] = []
-        self.current: EventT | None = None  # the event being processed (set by the host)
+        self.writes: list[tuple[Writer, bytes, bytes | None]] = []
+        self.current: Writer | None = None  # the event being processed (set by the host)
 
     def get(self, key: bytes) -> bytes | None:
         value = self.overlay.get(key, _MISSING)
@@ -103,12 +118,12 @@ class Deferred:
         """The items whose key belongs to `partition`."""
         return [(k, v) for k, v in self.items() if self._partition_of(k) == partition]
 
-    def take_writes(self) -> list[tuple[EventT, bytes, bytes | None]]:
+    def take_writes(self) -> list[tuple[Writer, bytes, bytes | None]]:
         """The writes so far (their outputs are queued), to apply after the flush."""
         writes, self.writes = self.writes, []
         return writes
 
-    def apply(self, writes: Sequence[tuple[EventT, bytes, bytes | None]],
+    def apply(self, writes: Sequence[tuple[Writer, bytes, bytes | None]],
               produce: Produce) -> int:
         """Write `writes` to the table's store in order and produce each key's last value
         to the changelog; the number of changelog records."""

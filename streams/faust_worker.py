@@ -16,6 +16,7 @@ from typing import Any
 import faust
 
 from streams.faust_app import FaustEngine
+from streams.worker import freeze_startup_objects
 
 logger = logging.getLogger(__name__)
 
@@ -50,26 +51,33 @@ class DrainingWorker(faust.Worker):
 
 
 async def drain_engine(engine: FaustEngine, timeout_s: float = 5.0) -> None:
-    """Stop input, wait until every delivered event was processed, checkpoint.
+    """Stop input, wait until every delivered event was processed, checkpoint (the
+    realtime events read outside faust included: their offsets are committed by it).
 
     Not faust's `pause_partitions`: it drops the records of a fetch in progress, which then
     stay unprocessed (and unacked) until the drain gives up."""
     consumer: Any = engine.app.consumer
     engine.stop_input()
+    await engine.stop_realtime()
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        await engine.checkpoint()
-        # faust's set of messages handed to agents and not yet acked: ours are acked by
-        # the checkpoint, so what is left is still in an agent's buffer.
-        if not consumer._unacked_messages:
-            return
-        await asyncio.sleep(0.05)
-    held: dict[str, list[int]] = {}
-    for message in list(consumer._unacked_messages):
-        held.setdefault(f"{message.tp.topic}[{message.tp.partition}]", []).append(message.offset)
-    logger.warning("stopping with %d events not processed: the next owner replays them (%s)",
-                   len(consumer._unacked_messages),
-                   ", ".join(f"{tp} offsets {min(o)}-{max(o)}" for tp, o in sorted(held.items())))
+    try:
+        while time.monotonic() < deadline:
+            await engine.checkpoint()
+            # faust's set of messages handed to agents and not yet acked: ours are acked
+            # by the checkpoint, so what is left is still in an agent's buffer.
+            if not consumer._unacked_messages:
+                return
+            await asyncio.sleep(0.05)
+        held: dict[str, list[int]] = {}
+        for message in list(consumer._unacked_messages):
+            held.setdefault(f"{message.tp.topic}[{message.tp.partition}]", []).append(
+                message.offset)
+        logger.warning("stopping with %d events not processed: the next owner replays them "
+                       "(%s)", len(consumer._unacked_messages),
+                       ", ".join(f"{tp} offsets {min(o)}-{max(o)}"
+                                 for tp, o in sorted(held.items())))
+    finally:
+        engine.realtime.close()
 
 
 def run(engine: FaustEngine) -> int:
@@ -84,6 +92,7 @@ def run(engine: FaustEngine) -> int:
             logging.getLogger(name).setLevel(logging.WARNING)
     worker = DrainingWorker(engine, loglevel=logging.getLevelName(logging.getLogger().level),
                             override_logging=False, redirect_stdouts=False, quiet=True)
+    freeze_startup_objects()
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from pathlib import Path
@@ -65,5 +66,14 @@ def run(engine: Engine) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    freeze_startup_objects()
     asyncio.run(_serve(engine))
     return 0
+
+
+def freeze_startup_objects() -> None:
+    """Keep what start-up made (modules, both engines' libraries, the engine) out of the
+    garbage collector's full passes: each one walked all of it, ~0.1 s during which no
+    webhook was served (measured behind a backlog)."""
+    gc.collect()
+    gc.freeze()

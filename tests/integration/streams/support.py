@@ -53,6 +53,13 @@ def make_topics(bootstrap: str, topic_factory: Callable[..., str], *, partitions
     levels = [f"{prefix}{level}" for level in range(1, retries + 1)]
     for future in admin.create_topics([NewTopic(t, partitions, 1) for t in levels]).values():
         future.result(timeout=30)
+    # Created is not yet in the broker's metadata: a consumer that subscribes before then
+    # sees an unknown topic and looks again only minutes later (a test's reader missed
+    # every retry level that way).
+    deadline = time.monotonic() + 30
+    while not set(levels) <= set(admin.list_topics(timeout=10).topics):
+        assert time.monotonic() < deadline, f"retry topics not in the metadata: {levels}"
+        time.sleep(0.1)
     return Topics(names["raw-rt"], names["raw-bulk"], names["synced"], names["runs"],
                   names["dlq"], prefix, retries)
 

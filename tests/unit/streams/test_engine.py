@@ -134,6 +134,9 @@ class Recorder:
     def flush(self, timeout_s: float = 60.0) -> None:
         self.journal.append("flush")
 
+    def settle(self, timeout_s: float) -> int:
+        return 0
+
     def abort(self) -> None:
         self.journal.append("abort")
 
@@ -407,3 +410,30 @@ async def test_bulk_input_waits_while_the_projector_lags_and_realtime_flows() ->
     assert _paused(rig.consumer, CONFIG.bulk_topic) == set()
     assert _paused(rig.consumer, CONFIG.realtime_topic) == {0, 1}
     assert rig.engine.metrics.registry.get_sample_value("tds_bulk_input_paused") == 0
+
+
+async def test_a_checkpoint_serves_webhooks_while_it_waits_for_acknowledgements() -> None:
+    rig = Rig()
+    rig.assign(0)
+    await _step_snapshot(rig, 41, "1")
+    waits: list[float] = []
+
+    def settle(timeout_s: float) -> int:  # a webhook comes while one output is unacked
+        waits.append(timeout_s)
+        if len(waits) == 1:
+            rig.realtime.queue = [Message(CONFIG.realtime_topic, 0, 7,
+                                          raw("item", item("rt")).encode())]
+            return 1
+        return 0
+
+    rig.outbox.settle = settle  # type: ignore[method-assign]
+    rig.engine._last_checkpoint = -1e9  # a checkpoint is due
+    rig.journal.clear()
+    await rig.engine.step()
+    assert len(waits) == 2 and max(waits) <= 0.01
+    # Served before the checkpoint's flush, and committed by it.
+    assert rig.journal.index(f"send {CONFIG.synced_topic}") < rig.journal.index("flush")
+    assert [e.entity_id for e in _synced(rig.outbox)] == ["1", "rt"]
+    rig.engine.checkpoint()
+    committed = {(tp.topic, tp.partition, tp.offset) for c in rig.consumer.commits for tp in c}
+    assert (CONFIG.realtime_topic, 0, 8) in committed
