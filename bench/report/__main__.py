@@ -266,7 +266,7 @@ def peers(out: dict[str, dict[str, Any] | None]) -> list[str]:
     pull = out["zoho_pull"]
     if pull and isinstance(pull.get("dlt"), dict):
         for key, label in (("tds", "TDS client (paced)"), ("tds_burst", "TDS client (burst)")):
-            if isinstance(pull.get(key), dict):
+            if isinstance(pull.get(key), dict) and "wall_s" in pull[key]:  # run, not skipped
                 lines.append(
                     f"| Zoho pull ({pull['items']:,} items) | {label} | "
                     f"{pull[key]['wall_s']:.1f} s, {pull[key]['rate_limited']} × 429 | dlt REST "

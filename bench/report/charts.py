@@ -92,7 +92,7 @@ def zoho_pull(doc: dict[str, Any], path: Path) -> Path:
     """Wall time of each puller against the rate-limit bound."""
     rows = [(label, doc[key]["wall_s"]) for key, label in (
         ("tds", "TDS (paced)"), ("tds_burst", "TDS (burst)"), ("dlt", "dlt peer"))
-        if isinstance(doc.get(key), dict)]
+        if isinstance(doc.get(key), dict) and "wall_s" in doc[key]]  # not a skipped one
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(rows) + 1.6))
     _bars(ax, [n for n, _ in rows], [v for _, v in rows],
           f"Zoho full pull of {doc['items']:,} items", "seconds (lower is better)")
