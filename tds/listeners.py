@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from tds.errors import TDSError
+from tds.signals import stop_on_signals
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +42,7 @@ def overlap(a: Listener, b: Listener) -> bool:
 
 async def _serve(listeners: Sequence[Listener], *, access_log: logging.Logger | None,
                  lingering_time: float) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     runners: list[web.AppRunner] = []
     try:
         # In order: the first application's start-up (the publisher) runs before the others'.

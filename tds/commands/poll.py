@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -30,6 +28,7 @@ from tds.kafka import consumer_config, producer_config
 from tds.logs import configure
 from tds.metrics import Metrics, add_metrics_options, serve_metrics
 from tds.settings import Settings
+from tds.signals import stop_on_signals
 
 logger = logging.getLogger(__name__)
 
@@ -121,11 +120,7 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
                       f"sent {record.sent}, deleted {record.deleted}"
                       + (f"; {record.error}" if record.error else ""))
                 return 0 if record.status == "completed" else 1
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError):  # loop without signals
-                    loop.add_signal_handler(sig, stop.set)
+            stop = stop_on_signals()
             scheduler = Scheduler(
                 leadership=Leadership(settings.dsn, name=config.org_id, owner=config.owner),
                 state=state, config=config, periodic=poller.periodic(),

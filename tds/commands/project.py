@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 from typing import Any
 
 from tds import logs
 from tds.metrics import Metrics, add_metrics_options, serve_metrics
 from tds.retry import RetryPolicy
 from tds.settings import Settings
+from tds.signals import stop_on_signals
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +73,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
     from projections import projector
     from projections.database import open_pool
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     pool = await open_pool(settings.dsn, schema=args.schema,
                            query_logging=settings.enable_query_logging,
                            synchronous_commit=args.synchronous_commit)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tds import logs
 from tds.metrics import add_metrics_options
 from tds.settings import Settings
+from tds.signals import stop_on_signals
 
 if TYPE_CHECKING:
     from producers.zoho import ZohoClient
@@ -102,10 +102,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
     from tds.metrics import Metrics, serve_metrics
     from tds.retry import RetryPolicy
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     metrics = Metrics.create()
     serve_metrics(args, metrics)
     # Each command in flight holds one connection (its lock) and borrows another.
