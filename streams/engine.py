@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from schemas.codec import Codec, default_codec
 from streams.backpressure import DownstreamGate
@@ -51,6 +51,7 @@ from streams.pipeline import Processor
 from streams.state import ChangelogState
 from streams.versions import RANK_BULK, RANK_REALTIME
 from tds.kafka import MessageLike, consumer_config
+from tds.kafka_group import GroupMember
 from tds.metrics import Metrics
 
 logger = logging.getLogger(__name__)
@@ -96,7 +97,15 @@ class Engine:
         self.outbox = outbox or Outbox(
             config.bootstrap, linger_ms=config.producer_linger_ms,
             transactional_id=transactional_id(config.app_id) if config.exactly_once else None)
-        self.consumer = consumer or Consumer(consumer_settings(config))
+        settings = consumer_settings(config)
+        # The client is built now (the loop pauses, polls and assigns it directly); the
+        # membership (subscribe with callbacks, commit, leave) is the shared one.
+        self.consumer = consumer or Consumer(settings)
+        c = config
+        self.member = GroupMember(
+            settings, [c.realtime_topic, c.bulk_topic, c.sync_runs_topic, c.ledger_topic],
+            name=f"worker {c.app_id}", on_assign=self._on_assign, on_revoke=self._on_revoke,
+            on_lost=self._on_lost, factory=lambda _settings: self.consumer)
         # The realtime partitions the group gives us are paused on the group consumer and
         # read by this one: its own local queue, never behind a fetched bulk backlog.
         self.realtime_consumer = realtime_consumer or Consumer(consumer_config(
@@ -130,10 +139,7 @@ class Engine:
 
     def subscribe(self) -> None:
         """Join the group on the worker's topics."""
-        c = self.config
-        self.consumer.subscribe(
-            [c.realtime_topic, c.bulk_topic, c.sync_runs_topic, c.ledger_topic],
-            on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+        self.member.join()
 
     async def run(self) -> None:
         """Process until `stopping` is set, then checkpoint and leave the group."""
@@ -149,7 +155,7 @@ class Engine:
             self.outbox.abort()
             raise
         finally:
-            self.consumer.close()  # leaves the group (its revoke callback uses the others)
+            self.member.close()  # leaves the group (its revoke callback uses the others)
             self.realtime_consumer.close()
             self.outbox.close()
 
@@ -282,14 +288,12 @@ class Engine:
     def _commit(self, offsets: list[TopicPartition]) -> None:
         if not offsets:
             return
-        try:
-            # Waited for (~1 ms a second): an asynchronous commit with an `on_commit`
-            # callback was followed by a worker SIGSEGV when the broker went down (chaos run).
-            self.consumer.commit(offsets=offsets, asynchronous=False)
-        except KafkaException as exc:
-            # The group moved on (rebalance): the new owner replays from the last commit
-            # against state at least this new: duplicates, never loss.
-            logger.warning("commit failed, the next owner replays: %s", exc)
+        # Waited for (~1 ms a second): an asynchronous commit with an `on_commit` callback
+        # was followed by a worker SIGSEGV when the broker went down (chaos run). Refused,
+        # the group moved on (rebalance): the new owner replays from the last commit
+        # against state at least this new: duplicates, never loss.
+        self.member.commit(offsets=offsets, asynchronous=False,
+                           failed="commit failed, the next owner replays")
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         raw = {tp.partition for tp in partitions if tp.topic in self._raw_topics}

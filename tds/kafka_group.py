@@ -1,8 +1,9 @@
 """One consumer-group membership: the plumbing every group-consuming stage shares.
 
-The batching consumer (projector, image cache, writer), the relay and the pollers'
-command listener each keep their own policy (batches over PostgreSQL-stored offsets, due
-times, commands); how they join a group, fetch, commit and leave is this. Blocking, like
+The batching consumer (projector, image cache, writer), the relay, the pollers' command
+listener and the batched stream engine each keep their own policy (batches over
+PostgreSQL-stored offsets, due times, commands, checkpoints); how they join a group,
+fetch, commit and leave is this. Blocking, like
 the Consumer under it: asyncio callers run it in a thread.
 """
 
@@ -26,12 +27,13 @@ class GroupMember:
 
     def __init__(self, config: Mapping[str, Any], topics: Sequence[str], *, name: str,
                  on_assign: Rebalance | None = None, on_revoke: Rebalance | None = None,
-                 on_error: ErrorHook | None = None,
+                 on_lost: Rebalance | None = None, on_error: ErrorHook | None = None,
                  factory: Callable[[dict[str, Any]], Consumer] = Consumer) -> None:
         self.name = name
         self._config = dict(config)
         self._topics = list(topics)
         self._on_assign, self._on_revoke, self._on_error = on_assign, on_revoke, on_error
+        self._on_lost = on_lost or on_revoke  # lost partitions are revoked ones, unless told
         self._factory = factory
         self._consumer: Consumer | None = None
 
@@ -48,8 +50,10 @@ class GroupMember:
         callbacks: dict[str, Rebalance] = {}
         if self._on_assign is not None:
             callbacks["on_assign"] = self._on_assign
-        if self._on_revoke is not None:  # lost partitions are revoked ones to us
-            callbacks["on_revoke"] = callbacks["on_lost"] = self._on_revoke
+        if self._on_revoke is not None:
+            callbacks["on_revoke"] = self._on_revoke
+        if self._on_lost is not None:
+            callbacks["on_lost"] = self._on_lost
         consumer.subscribe(self._topics, **callbacks)
         self._consumer = consumer
         return consumer

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.report import chaos, charts, demo_sync, kafka_tls, outbound
+from bench.report import chaos, charts, demo_sync, kafka_tls, outbound, streams
 from bench.report.runner import BENCHES, OUT, ROOT, RUNS, run_all
 from tds.settings import find_services_env, load_env_file
 
@@ -446,6 +446,8 @@ def render(runs: dict[str, Any]) -> str:
         "as pessimistic.", "",
         "## The seed's table", "", *seed_table(out), "",
         "## Peers", "", *peers(out), "",
+        "## Stream worker: faust and batched engines (bench/streams)", "",
+        *streams.section(out["streams"]),
         "## End to end (bench/e2e)", "", *_e2e_section(out["e2e"]),
         "## The demo's initial sync (bench/demo_sync)", "", *demo_sync.section(out["demo_sync"]),
         "## Admin API (bench/api)", "", *_api_section(out["api"]),

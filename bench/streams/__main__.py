@@ -207,17 +207,19 @@ def _worker(bootstrap: str, topics: Topics, app_id: str, guarantee: str,
 
 
 def run_realtime(bootstrap: str, admin: AdminClient, *, count: int, partitions: int, seed: str,
-                 engine: str) -> Realtime:
-    """One `engine` worker over a fresh backlog of `count`, webhooks sent meanwhile."""
+                 engine: str) -> list[Realtime]:
+    """One `engine` worker over a fresh backlog of `count`, webhooks sent meanwhile: from
+    its first events on, then a second round right after (realtime.py says why)."""
     topics = Topics(admin, partitions, f"rt{engine[0]}")
     _fill(bootstrap, topics.names["bulk"], _backlog(count, f"run-{seed}"))
     workdir = Path(tempfile.mkdtemp(prefix="bench-realtime-"))
     proc = _worker(bootstrap, topics, f"bench-{topics.tag}", "at_least_once",
                    workdir / "w.log", engine)
     try:
-        return behind_backlog(bootstrap, engine=engine, backlog=count,
-                              realtime_topic=topics.names["realtime"],
-                              synced_topic=topics.names["synced"])
+        return [behind_backlog(bootstrap, engine=engine, backlog=count, phase=phase,
+                               realtime_topic=topics.names["realtime"],
+                               synced_topic=topics.names["synced"])
+                for phase in ("start-up", "steady")]
     except BaseException:
         print((workdir / "w.log").read_text(errors="replace")[-3000:], file=sys.stderr)
         raise
@@ -234,12 +236,13 @@ def run_realtime(bootstrap: str, admin: AdminClient, *, count: int, partitions: 
 def render_realtime(runs: list[Realtime]) -> str:
     """The webhooks-behind-a-backlog table."""
     rows = ["## Webhooks behind a backlog", "",
-            "| engine | backlog | webhooks (20/s) | arrived | p50 ms | p99 ms | max ms | "
-            "backlog done when the last came out |", "|---|---|---|---|---|---|---|---|"]
-    rows += [f"| {r.engine} | {r.backlog} | {r.webhooks} | {r.arrived} | {r.p50_ms} | "
+            "| engine | phase | backlog | webhooks (20/s) | arrived | p50 ms | p99 ms | max ms | "
+            "backlog done when the last came out |", "|---|---|---|---|---|---|---|---|---|"]
+    rows += [f"| {r.engine} | {r.phase} | {r.backlog} | {r.webhooks} | {r.arrived} | {r.p50_ms} | "
              f"{r.p99_ms} | {r.max_ms} | {r.backlog_done_at_last} |" for r in runs]
     rows += ["", "Latency: the synced message's own timestamp less the moment its raw event "
-             "was produced. Goal: p99 ≤ 100 ms."]
+             "was produced. Start-up: from the worker's first 1,000 events on; steady: the "
+             "round right after, on the same worker and backlog. Goal (steady): p99 ≤ 100 ms."]
     return "\n".join(rows) + "\n"
 
 
@@ -450,7 +453,11 @@ def main(argv: list[str] | None = None) -> int:
                                    resync=True, engine="batched", **kw))
         print(results[-1])
     realtime = [] if "realtime" in args.skip else [
-        run_realtime(bootstrap, admin, engine=engine, **kw) for engine in ("faust", "batched")]
+        # Twice the backlog: the batched engine is 80% through 100,000 by the end of the
+        # first round, and the second must still run behind a backlog.
+        phase for engine in ("faust", "batched")
+        for phase in run_realtime(bootstrap, admin, engine=engine,
+                                  **{**kw, "count": 2 * args.events})]
     for run in realtime:
         print(run)
     if profile_path is not None:  # a separate run: the sampler slows the worker down

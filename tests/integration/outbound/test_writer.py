@@ -21,7 +21,7 @@ from tests.support.pipeline import http
 # The issue asks for 1,000; on this shared 2-core box each kill costs a group rebalance
 # (the session timeout), so the default is smaller: TDS_WRITEBACK_KILL_COMMANDS=1000.
 COMMANDS = int(os.environ.get("TDS_WRITEBACK_KILL_COMMANDS", "400"))
-KILLS = 8  # each costs a rebalance (the session timeout): bounded
+KILLS = 5  # each costs a rebalance (the session timeout, ~25 s here): bounded
 
 
 def _read_all(bootstrap: str, topic: str, expect: int, timeout_s: float = 30) -> list[

@@ -69,6 +69,9 @@ class Consumer:
         self.paused: list[TopicPartition] = []
         self.assigned: list[TopicPartition] = []
 
+    def subscribe(self, topics: list[str], **callbacks: Any) -> None:
+        self.journal.append("subscribe")
+
     def poll(self, timeout: float) -> Message | None:
         return self.queue.pop(0) if self.queue else None
 
@@ -163,6 +166,7 @@ class Rig:
             outbox=self.outbox,  # type: ignore[arg-type]  # a recording stub
             restore_consumer=lambda: self.restore,  # type: ignore[arg-type,return-value]
             gate=gate)
+        self.engine.subscribe()
 
     def assign(self, *partitions: int) -> None:
         topics = (CONFIG.realtime_topic, CONFIG.bulk_topic, CONFIG.ledger_topic)

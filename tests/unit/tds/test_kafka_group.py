@@ -73,6 +73,15 @@ def test_join_subscribes_with_the_callbacks_given_and_lost_as_revoked() -> None:
         _ = member.consumer
 
 
+def _lost(consumer: Any, partitions: list[TopicPartition]) -> None:
+    return None
+
+
+def test_a_stage_of_its_own_mind_gets_lost_partitions_apart() -> None:
+    _, consumer = _member(on_revoke=_revoke, on_lost=_lost)
+    assert consumer.subscribed == (["a", "b"], {"on_revoke": _revoke, "on_lost": _lost})
+
+
 def test_fetch_leaves_errors_out_skipping_partition_ends(
         caplog: pytest.LogCaptureFixture) -> None:
     seen: list[Any] = []

@@ -1,0 +1,47 @@
+"""The report's section on the stream worker's two engines (bench/out/streams-*.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PEER = "confluent-kafka loop (peer)"
+
+
+def _engine(name: str) -> str:
+    """bench/streams names the faust runs (the default engine) without a suffix."""
+    if name == PEER:
+        return "none (the peer)"
+    return "batched" if "(batched)" in name else "faust"
+
+
+def section(doc: dict[str, Any] | None) -> list[str]:
+    """Events/s and CPU per event of each engine beside the plain loop; webhooks behind a
+    backlog on each."""
+    if doc is None:
+        return ["not measured", ""]
+    meta, results = doc["meta"], doc["results"]
+    peer = next((r for r in results if r["name"] == PEER), None)
+    lines = [
+        f"{meta['events']:,} raw events per run, {meta['partitions']} partitions, the same "
+        "pipeline under each engine and under a plain confluent-kafka loop (the peer: "
+        "consume, the same processing, produce, commit). Goals: faust ×1 ≥ 0.5× the peer, "
+        "batched ×1 ≥ 1.0×.", "",
+        "| engine | contender | guarantee | events/s | vs peer | CPU µs/event |",
+        "| --- | --- | --- | ---: | ---: | ---: |"]
+    for r in results:
+        ratio = f"{r['events_per_s'] / peer['events_per_s']:.2f}" if peer else "–"
+        lines.append(f"| {_engine(r['name'])} | {r['name']} | {r['guarantee']} | "
+                     f"{r['events_per_s']:,} | {ratio} | {r['cpu_us_per_event']:.1f} |")
+    realtime = doc.get("realtime") or []
+    if realtime:
+        lines += [
+            "", "Webhooks behind a bulk backlog (200 at 20/s per round, each its own raw "
+            "event; latency from its produce to its `tds.entity.synced` record's timestamp). "
+            "Start-up: from the worker's first 1,000 events on; steady: the round right "
+            "after, on the same worker and backlog. Goal (steady): p99 ≤ 100 ms.", "",
+            "| engine | round | backlog | arrived | p50 ms | p99 ms | max ms | "
+            "backlog done at the last |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {r['engine']} | {r.get('phase', 'start-up')} | {r['backlog']:,} | "
+                  f"{r['arrived']}/{r['webhooks']} | {r['p50_ms']} | {r['p99_ms']} | "
+                  f"{r['max_ms']} | {r['backlog_done_at_last']:,} |" for r in realtime]
+    return [*lines, ""]
