@@ -18,20 +18,21 @@ from producers.outbound import OutboundClient
 from schemas.events import EntitySynced, decode_event
 from schemas.topics import ENTITY_SYNCED, entity_key
 from tds.provision.common import Services
-from tests.support.pipeline import NO_SCHEDULES, TOKEN, System, http, running_system
+from tests.support.pipeline import TOKEN, System, http, running_system
 
 
 @pytest.fixture
 def system(services: Services) -> Iterator[System]:
     org = str(random.randrange(10**10, 10**11))
     # Zoho sends a write's webhook after it answered the write, usually seconds later; the
-    # simulator fires at once unless told to wait. No scheduled poll: a poll that fetches
-    # the new order before the writer's copy arrives would win the race the same way.
-    # (Either way the synced event is then unmarked: README, "Write-back".)
+    # simulator fires at once unless told to wait. No poll at all (not even the ones a
+    # fresh start fires): a poll that fetches the new order before the writer's copy
+    # arrives wins the race the same way. (Either way the synced event is then unmarked:
+    # README, "Write-back".)
     sim_args = ("--items", "60", "--contacts", "20", "--salesorders", "20", "--invoices", "20",
                 "--hostile-fraction", "0", "--delay-ms", "1500")
     with running_system(services, org=org, workers=1, sim_args=sim_args,
-                        extra_env=NO_SCHEDULES) as running:
+                        extra_env={"TDS_ENABLE_AUTO_SYNC": "false"}) as running:
         yield running
 
 

@@ -120,8 +120,8 @@ def _stop(process: subprocess.Popen[bytes] | None) -> None:
             process.wait(timeout=10)
 
 
-# No scheduled poll: only requested syncs run (the chaos's event path, and a write-back
-# whose echo must come from the writer, not from a poll that happened to fetch it first).
+# No scheduled poll after the ones a fresh start fires: only requested syncs run then
+# (the chaos's event path).
 NO_SCHEDULES = {"TDS_RECONCILE_INTERVAL_MINUTES": "10080", "TDS_FULL_SYNC_INTERVAL_HOURS": "0",
                 "TDS_STOCK_SYNC_INTERVAL_MINUTES": "10080"}
 
