@@ -101,10 +101,10 @@ class Engine:
         # The client is built now (the loop pauses, polls and assigns it directly); the
         # membership (subscribe with callbacks, commit, leave) is the shared one.
         self.consumer = consumer or Consumer(settings)
-        c = config
         self.member = GroupMember(
-            settings, [c.realtime_topic, c.bulk_topic, c.sync_runs_topic, c.ledger_topic],
-            name=f"worker {c.app_id}", on_assign=self._on_assign, on_revoke=self._on_revoke,
+            settings, [config.realtime_topic, config.bulk_topic, config.sync_runs_topic,
+                       config.ledger_topic],
+            name=f"worker {config.app_id}", on_assign=self._on_assign, on_revoke=self._on_revoke,
             on_lost=self._on_lost, factory=lambda _settings: self.consumer)
         # The realtime partitions the group gives us are paused on the group consumer and
         # read by this one: its own local queue, never behind a fetched bulk backlog.

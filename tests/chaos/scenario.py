@@ -89,7 +89,6 @@ from tests.chaos.faults import (
 from tests.chaos.report import failures, markdown, totals
 from tests.chaos.writeback import WriteBack
 from tests.support.pipeline import (
-    NO_SCHEDULES,
     TOKEN,
     WEBHOOK_SECRET,
     System,
@@ -149,6 +148,9 @@ SIM_ARGS = ("--items", "150", "--contacts", "40", "--salesorders", "40", "--invo
             "--no-webhook-fraction", "0")
 WHOLE_SYSTEM_DROPS = {"drop_rate": 0.1}  # then some lost, and some changes fire none
 WHOLE_SYSTEM_SILENT = 0.2
+# No scheduled poll during the chaos: the initial and final syncs are requested ones.
+NO_SCHEDULES = {"TDS_RECONCILE_INTERVAL_MINUTES": "10080", "TDS_FULL_SYNC_INTERVAL_HOURS": "0",
+                "TDS_STOCK_SYNC_INTERVAL_MINUTES": "10080"}
 
 
 @dataclass(frozen=True)

@@ -120,12 +120,6 @@ def _stop(process: subprocess.Popen[bytes] | None) -> None:
             process.wait(timeout=10)
 
 
-# No scheduled poll after the ones a fresh start fires: only requested syncs run then
-# (the chaos's event path).
-NO_SCHEDULES = {"TDS_RECONCILE_INTERVAL_MINUTES": "10080", "TDS_FULL_SYNC_INTERVAL_HOURS": "0",
-                "TDS_STOCK_SYNC_INTERVAL_MINUTES": "10080"}
-
-
 @contextmanager
 def running_system(services: Services, *, org: str, workers: int = 2, projectors: int = 1,
                    sim_args: tuple[str, ...] = (), extra_env: dict[str, str] | None = None,
