@@ -50,6 +50,7 @@ from streams.config import StreamsConfig
 from streams.emit import Outbox
 from streams.failures import FailureRouter
 from streams.faust_auth import broker_credentials
+from streams.faust_patches import contiguous_fetch, short_fetch_waits
 from streams.faust_realtime import RealtimeReader, TrackedRealtime
 from streams.faust_tables import (
     Deferred,
@@ -117,27 +118,6 @@ class LagMonitor(Monitor):
                     max(0, high - offset))
 
 
-def _short_fetch_waits(wait_ms: int) -> None:
-    """faust's aiokafka driver fixes the consumer's fetch_max_wait_ms at 1500 ms. aiokafka
-    keeps one fetch in flight per broker, so while an idle partition's long poll (sync
-    runs, the ledger; realtime's, before it was read outside faust) is held, fetched-out
-    bulk partitions wait for it: bulk ran at ~40% of the batched
-    engine's rate. Shorter waits, set on the consumer before it starts its fetcher."""
-    from faust.transport.drivers import aiokafka as driver
-
-    create = driver.AIOKafkaConsumerThread._create_worker_consumer
-    if getattr(create, "tds_wait_ms", None) == wait_ms:
-        return
-
-    def create_with_short_waits(self: Any, transport: Any) -> Any:
-        consumer = create(self, transport)
-        consumer._fetch_max_wait_ms = wait_ms
-        return consumer
-
-    create_with_short_waits.tds_wait_ms = wait_ms  # type: ignore[attr-defined]
-    driver.AIOKafkaConsumerThread._create_worker_consumer = create_with_short_waits  # type: ignore[method-assign]
-
-
 class FaustEngine:
     """One faust app per process: agents, tables, the checkpoint and gate loops."""
 
@@ -201,7 +181,8 @@ class FaustEngine:
         }
         if data_dir is not None:
             app_settings["datadir"] = str(data_dir)
-        _short_fetch_waits(config.fetch_max_wait_ms)
+        short_fetch_waits(config.fetch_max_wait_ms)
+        contiguous_fetch()
         monitor = LagMonitor(self.metrics, config.app_id)
         self.app = app = faust.App(config.app_id, monitor=monitor, **app_settings)
         monitor.app = app

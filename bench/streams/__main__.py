@@ -14,8 +14,9 @@ the rate.
 
     python -m bench.streams [--events 100000] [--partitions 6] [--profile]
 
-Writes bench/out/streams-<time>.json and .md. `--profile` samples one worker with py-spy
-(`$PY_SPY` or on PATH) and reports the hottest frames.
+Writes bench/out/streams-<time>.json and .md. The workers log at WARNING
+(`BENCH_WORKER_LOG=INFO` for more, e.g. the faust fetch loop's re-reads). `--profile`
+samples one worker with py-spy (`$PY_SPY` or on PATH) and reports the hottest frames.
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ def _count(bootstrap: str, topic: str) -> int:
 def _worker(bootstrap: str, topics: Topics, app_id: str, guarantee: str,
             log: Path, engine: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=bootstrap, TDS_RETRY_MAX_ATTEMPTS="1",
-               TDS_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
+               TDS_LOG_LEVEL=os.environ.get("BENCH_WORKER_LOG", "WARNING"), PYTHONPATH=str(ROOT))
     args = [sys.executable, "-m", "tds.cli", "worker", "--app-id", app_id, "--engine", engine,
             "--guarantee", guarantee, "--realtime-topic", topics.names["realtime"],
             "--bulk-topic", topics.names["bulk"],
