@@ -19,7 +19,7 @@ from streams.emit import Outbox
 from streams.failures import FailureRouter
 from streams.pipeline import Position, Processor, Result, VersionStore
 from tds.kafka import MessageLike
-from tds.metrics import Metrics
+from tds.metrics import Metrics, observe_many
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,7 @@ class Handler:
         skipped: Counter[tuple[str, str]] = Counter()
         emitted = 0
         clock = time.perf_counter
+        took: list[float] = []
         for message in messages:
             started = clock()
             partition = message.partition() or 0
@@ -92,7 +93,8 @@ class Handler:
                     skipped[result.entity_type, result.verdict.value] += 1
                 if result.sync_run_id and result.attempt == 0:
                     add_count(counts, result.sync_run_id, outcome(result), raw)
-            latency.observe(clock() - started)
+            took.append(clock() - started)
+        observe_many(latency, took)
         self._in[topic].inc(len(messages))
         if emitted:
             self._out.inc(emitted)

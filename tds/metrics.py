@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
+from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prometheus_client import (
@@ -189,3 +192,21 @@ def serve_metrics(args: argparse.Namespace, metrics: Metrics) -> None:
     """Start the /metrics server that `add_metrics_options` asked for, if any."""
     if args.metrics_port:
         start_http_server(args.metrics_port, addr=args.metrics_host, registry=metrics.registry)
+
+
+def observe_many(histogram: Histogram, amounts: Sequence[float]) -> None:
+    """`histogram.observe(a)` for every a in `amounts`, with one increment per bucket hit
+    instead of one per amount: the stream handlers time every event, and observing each
+    cost ~1.2 µs (two locked increments and a walk of the bounds), 1.5% of an event. It
+    writes prometheus_client's per-bucket values as `observe` does (0.26, pinned); a unit
+    test compares the exposition with `observe`'s, so an upgrade that changes them fails."""
+    if not amounts:
+        return
+    bounds = histogram._upper_bounds  # sorted, +Inf last
+    hits = [0] * len(bounds)
+    for amount in amounts:
+        hits[bisect_left(bounds, amount)] += 1
+    histogram._sum.inc(math.fsum(amounts))
+    for index, count in enumerate(hits):
+        if count:
+            histogram._buckets[index].inc(count)

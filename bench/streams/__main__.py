@@ -12,7 +12,10 @@ checkpoint are excluded the same way for every contender. The CPU the contender'
 processes used in that window is reported per event: on shared cores it is steadier than
 the rate.
 
-    python -m bench.streams [--events 100000] [--partitions 6] [--profile]
+The peer and the two engines ×1 run `--rounds` times (default 3) in a rotated order and
+are reported by their medians (`bench/streams/rounds.py` says why); the others run once.
+
+    python -m bench.streams [--events 100000] [--partitions 6] [--rounds 3] [--profile]
 
 Writes bench/out/streams-<time>.json and .md. The workers log at WARNING
 (`BENCH_WORKER_LOG=INFO` for more, e.g. the faust fetch loop's re-reads). `--profile`
@@ -33,9 +36,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,29 +45,16 @@ from typing import Any
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from bench.streams.profile import sample, summarise
 from bench.streams.realtime import Realtime, behind_backlog
+from bench.streams.rounds import Result, against, combine, run_rounds
 from bench.streams.workload import events
 from tds.kafka import client_config, producer_config
 from tds.settings import find_services_env, load_env_file
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "bench" / "out"
-
-
-@dataclass
-class Result:
-    """One contender's measurement."""
-
-    name: str
-    processes: int
-    guarantee: str
-    events: int
-    seconds: float
-    events_per_s: float
-    per_process: float
-    outputs: int
-    cpu_us_per_event: float | None = None  # the contender's processes, over the window
-    notes: list[str] = field(default_factory=list)
+PEER = "confluent-kafka loop (peer)"
 
 
 class Topics:
@@ -247,26 +236,6 @@ def render_realtime(runs: list[Realtime]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _profile(pid: int, path: Path, busy: threading.Event, duration_s: int
-             ) -> threading.Thread | None:
-    """Sample a worker with py-spy (PATH or $PY_SPY), if it is installed, from its first
-    commit on (past start-up and rebalance) for `duration_s`, idle time included."""
-    spy = os.environ.get("PY_SPY") or shutil.which("py-spy")
-    if not spy:
-        return None
-
-    def record() -> None:
-        if not busy.wait(120):
-            return
-        subprocess.run([spy, "record", "--pid", str(pid), "--duration", str(duration_s),
-                        "-r", "200", "--idle", "-f", "raw", "-o", str(path)], check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    thread = threading.Thread(target=record, daemon=True)
-    thread.start()
-    return thread
-
-
 def run_workers(bootstrap: str, admin: AdminClient, *, count: int, partitions: int, seed: str,
                 processes: int, guarantee: str, resync: bool = False,
                 profile: Path | None = None, engine: str = "faust") -> Result:
@@ -281,7 +250,7 @@ def run_workers(bootstrap: str, admin: AdminClient, *, count: int, partitions: i
                      workdir / f"w{n}.log", engine) for n in range(processes)]
     busy = threading.Event()
     # Sampling slows the worker down: about half of the backlog's time.
-    sampler = (_profile(procs[0].pid, profile, busy, max(1, count // 20_000))
+    sampler = (sample(procs[0].pid, profile, busy, max(1, count // 20_000))
                if profile is not None else None)
     try:
         total = count * (2 if resync else 1)
@@ -308,7 +277,7 @@ def run_workers(bootstrap: str, admin: AdminClient, *, count: int, partitions: i
     # The default engine's runs keep the plain name (the report's seed table reads it).
     name = (f"tds worker ×{processes}" + ("" if engine == "faust" else f" ({engine})")
             + (" (re-sync, all unchanged)" if resync else ""))
-    return _result(name, processes, guarantee, window, outputs)
+    return _result(name, engine, processes, guarantee, window, outputs)
 
 
 def run_peer(bootstrap: str, admin: AdminClient, *, count: int, partitions: int,
@@ -328,82 +297,42 @@ def run_peer(bootstrap: str, admin: AdminClient, *, count: int, partitions: int,
         proc.wait(120)
     outputs = _count(bootstrap, topics.names["synced"])
     topics.drop()
-    return _result("confluent-kafka loop (peer)", 1, "at_least_once", window, outputs)
+    return _result(PEER, "peer", 1, "at_least_once", window, outputs)
 
 
-def _result(name: str, processes: int, guarantee: str, window: Window,
+def _result(name: str, engine: str, processes: int, guarantee: str, window: Window,
             outputs: int) -> Result:
     rate = window.events / window.seconds if window.seconds else 0.0
     cpu = (round(window.cpu_s / window.events * 1e6, 1)
            if window.cpu_s is not None and window.events else None)
     notes = ([f"{name}: only {window.commits} commits in the window, too few to measure "
               "(use more --events)"] if window.commits < 4 else [])
-    return Result(name, processes, guarantee, window.events, round(window.seconds, 2),
+    return Result(name, engine, processes, guarantee, window.events, round(window.seconds, 2),
                   round(rate), round(rate / processes), outputs, cpu, notes)
 
 
-# Frames whose inclusive share says where an event's time goes.
-KEY_FRAMES = {
-    "Engine.process": "the engine's batches, all of them",
-    "Engine._raw": "  raw events",
-    "Processor.decode": "    decode the raw event (fastavro)",
-    "Processor.process": "    the pipeline, incl. the versions state",
-    "read_event": "      read the body (orjson)",
-    "normalise": "      normalise",
-    "content_hash": "      content hash",
-    "Processor._emit": "      build + encode tds.entity.synced",
-    "ce_headers": "        CloudEvents headers",
-    "Outbox.send": "    produce outputs (confluent-kafka)",
-    "Histogram.observe": "    latency histogram",
-    "Engine.step": "consume + everything (self: waiting in poll/consume)",
-    "Engine.checkpoint": "checkpoints: flush, changelog, commit",
-    "Outbox.flush": "  waiting for acknowledgements",
-    "ChangelogState.flush_to": "  changelog records",
-    "Ledger.count": "sync-run ledger counts",
-}
-
-
-def summarise_profile(path: Path, top: int = 25) -> list[str]:
-    """Where the samples of a py-spy raw profile went: key frames (inclusive) and the
-    hottest frames (self time)."""
-    own: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
-    total = 0
-    for line in path.read_text().splitlines():
-        stack, _, n = line.rpartition(" ")
-        if not n.isdigit():
-            continue
-        samples = int(n)
-        total += samples
-        frames = stack.split(";")
-        own[frames[-1]] += samples
-        for name in {frame.split(" (")[0] for frame in frames} & KEY_FRAMES.keys():
-            inclusive[name] += samples
-    lines = ["-- inclusive, all threads --"]
-    lines += [f"{inclusive[name] / total:6.1%}  {label}" for name, label in KEY_FRAMES.items()]
-    lines.append("-- self time --")
-    lines += [f"{n / total:6.1%}  {frame[:110]}" for frame, n in own.most_common(top)]
-    return lines
-
-
 def render(results: list[Result], meta: dict[str, Any], profile: list[str]) -> str:
-    peer = next((r for r in results if r.name.startswith("confluent")), None)
     lines = ["# Stream worker benchmark", "",
              f"{meta['when']} · {meta['cpus']} CPUs · load before {meta['load_before']} · "
              f"after {meta['load_after']} · {meta['events']} events per run, "
-             f"{meta['partitions']} partitions, in-memory state + changelog", "",
+             f"{meta['partitions']} partitions, in-memory state + changelog; the one-process "
+             f"contenders {meta['rounds']} rounds each, in a rotated order (medians)", "",
              "| contender | processes | guarantee | events | s | events/s | per process | "
-             "vs peer | CPU µs/event | outputs |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "vs peer | CPU µs/event | outputs | rounds: events/s (vs peer) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        ratio = f"{r.events_per_s / peer.events_per_s:.2f}" if peer and peer.events_per_s else "-"
+        each = ", ".join(f"{x['events_per_s']:,.0f} ({x['vs_peer']})" for x in r.rounds)
         lines.append(f"| {r.name} | {r.processes} | {r.guarantee} | {r.events} | {r.seconds} | "
-                     f"{r.events_per_s} | {r.per_process} | {ratio} | "
+                     f"{r.events_per_s} | {r.per_process} | "
+                     f"{r.vs_peer if r.vs_peer is not None else '-'} | "
                      f"{r.cpu_us_per_event if r.cpu_us_per_event is not None else '-'} | "
-                     f"{r.outputs} |")
+                     f"{r.outputs} | {each or '-'} |")
     lines += [f"- {note}" for r in results for note in r.notes]
     lines += ["", "events and s: from the first commit to the last one before the backlog "
-              "was done (the steady state); CPU: user + system time of the contender's "
-              "processes (librdkafka's threads included) in that window, per event.", "",
+              "was done (the steady state; of the median round); CPU: user + system time of "
+              "the contender's processes (librdkafka's threads included) in that window, per "
+              "event; vs peer: the median of the ratios to the peer of the same round (the "
+              "others: to the peer's median).", "",
               "Goal: ≥ 10,000 events/s per worker process.", ""]
     if profile:
         lines += ["## Where one worker's time goes (py-spy, a separate run at "
@@ -418,7 +347,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--profile", action="store_true", help="py-spy one worker")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=("peer", "two", "eos", "resync", "realtime"))
+                        choices=("peer", "faust", "batched", "two", "eos", "resync",
+                                 "realtime"))
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="runs of each one-process contender (medians reported)")
     args = parser.parse_args(argv)
     services = find_services_env(ROOT)
     if services is not None:
@@ -428,31 +360,33 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
             "cpus": os.cpu_count(), "python": platform.python_version(),
             "load_before": round(os.getloadavg()[0], 2), "events": args.events,
-            "partitions": args.partitions}
-    results: list[Result] = []
+            "partitions": args.partitions, "rounds": args.rounds}
     kw: dict[str, Any] = {"count": args.events, "partitions": args.partitions,
                           "seed": uuid.uuid4().hex[:6]}
     profile_path = Path(tempfile.mkdtemp()) / "worker.pyspy" if args.profile else None
-    if "peer" not in args.skip:
-        results.append(run_peer(bootstrap, admin, **kw))
-        print(results[-1])
-    # faust (the default) ×1 and ×2, the batched engine ×1 beside it; exactly_once and the
-    # re-sync on the batched engine (faust refuses exactly_once).
-    for engine in ("faust", "batched"):
-        results.append(run_workers(bootstrap, admin, processes=1, guarantee="at_least_once",
-                                   engine=engine, **kw))
-        print(results[-1])
+    # The peer, faust (the default) ×1 and the batched engine ×1 in rounds; faust ×2,
+    # exactly_once and the re-sync on the batched engine once (faust refuses exactly_once).
+    singles: dict[str, Callable[[], Result]] = {
+        "peer": lambda: run_peer(bootstrap, admin, **kw),
+        "faust": lambda: run_workers(bootstrap, admin, processes=1,
+                                     guarantee="at_least_once", engine="faust", **kw),
+        "batched": lambda: run_workers(bootstrap, admin, processes=1,
+                                       guarantee="at_least_once", engine="batched", **kw)}
+    results = combine(run_rounds({k: v for k, v in singles.items() if k not in args.skip},
+                                 args.rounds))
+    peer = next((r for r in results if r.engine == "peer"), None)
+    once: list[Result] = []
     if "two" not in args.skip:
-        results.append(run_workers(bootstrap, admin, processes=2, guarantee="at_least_once", **kw))
-        print(results[-1])
+        once.append(run_workers(bootstrap, admin, processes=2, guarantee="at_least_once", **kw))
     if "eos" not in args.skip:
-        results.append(run_workers(bootstrap, admin, processes=1, guarantee="exactly_once",
-                                   engine="batched", **kw))
-        print(results[-1])
+        once.append(run_workers(bootstrap, admin, processes=1, guarantee="exactly_once",
+                                engine="batched", **kw))
     if "resync" not in args.skip:
-        results.append(run_workers(bootstrap, admin, processes=1, guarantee="at_least_once",
-                                   resync=True, engine="batched", **kw))
-        print(results[-1])
+        once.append(run_workers(bootstrap, admin, processes=1, guarantee="at_least_once",
+                                resync=True, engine="batched", **kw))
+    for result in once:
+        print(result)
+    results += [against(result, peer) for result in once]
     realtime = [] if "realtime" in args.skip else [
         # Twice the backlog: the batched engine is 80% through 100,000 by the end of the
         # first round, and the second must still run behind a backlog.
@@ -466,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
                               profile=profile_path, engine="batched", **kw)
         meta["profiled_run_events_per_s"] = sampled.events_per_s
     meta["load_after"] = round(os.getloadavg()[0], 2)
-    profile = (summarise_profile(profile_path)
+    profile = (summarise(profile_path)
                if profile_path is not None and profile_path.exists() else [])
     OUT.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
