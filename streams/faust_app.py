@@ -50,7 +50,7 @@ from streams.config import StreamsConfig
 from streams.emit import Outbox
 from streams.failures import FailureRouter
 from streams.faust_auth import broker_credentials
-from streams.faust_patches import contiguous_fetch, short_fetch_waits
+from streams.faust_patches import contiguous_fetch, reread_after_resume, short_fetch_waits
 from streams.faust_realtime import RealtimeReader, TrackedRealtime
 from streams.faust_tables import (
     Deferred,
@@ -186,6 +186,7 @@ class FaustEngine:
         monitor = LagMonitor(self.metrics, config.app_id)
         self.app = app = faust.App(config.app_id, monitor=monitor, **app_settings)
         monitor.app = app
+        reread_after_resume(app)
         partitions = config.partitions
         # Raw bytes both ways (the app's serializers): the batched engine's record layout.
         table_args: dict[str, Any] = {"key_type": bytes, "value_type": bytes,

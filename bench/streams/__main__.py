@@ -47,7 +47,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.streams.profile import sample, summarise
 from bench.streams.realtime import Realtime, behind_backlog
-from bench.streams.rounds import Result, against, combine, run_rounds
+from bench.streams.rounds import Result, against, combine, run_rounds, settle
 from bench.streams.workload import events
 from tds.kafka import client_config, producer_config
 from tds.settings import find_services_env, load_env_file
@@ -377,16 +377,20 @@ def main(argv: list[str] | None = None) -> int:
     peer = next((r for r in results if r.engine == "peer"), None)
     once: list[Result] = []
     if "two" not in args.skip:
+        settle()
         once.append(run_workers(bootstrap, admin, processes=2, guarantee="at_least_once", **kw))
     if "eos" not in args.skip:
+        settle()
         once.append(run_workers(bootstrap, admin, processes=1, guarantee="exactly_once",
                                 engine="batched", **kw))
     if "resync" not in args.skip:
+        settle()
         once.append(run_workers(bootstrap, admin, processes=1, guarantee="at_least_once",
                                 resync=True, engine="batched", **kw))
     for result in once:
         print(result)
     results += [against(result, peer) for result in once]
+    settle()
     realtime = [] if "realtime" in args.skip else [
         # Twice the backlog: the batched engine is 80% through 100,000 by the end of the
         # first round, and the second must still run behind a backlog.

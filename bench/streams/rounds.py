@@ -10,7 +10,9 @@ apart; the median over rotated rounds puts every contender first, second and las
 
 from __future__ import annotations
 
+import os
 import statistics
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -32,17 +34,52 @@ class Result:
     notes: list[str] = field(default_factory=list)
     vs_peer: float | None = None  # median of the per-round ratios to the peer
     rounds: list[dict[str, float | None]] = field(default_factory=list)
+    waited_s: float = 0.0  # for a quiet machine before it started (`settle`)
+
+
+def busy_cores(interval_s: float = 0.5) -> float | None:
+    """How many cores the whole machine kept busy over `interval_s` (None off Linux)."""
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            ticks = [int(n) for n in stat.readline().split()[1:]]
+        idle = ticks[3] + ticks[4]  # idle + iowait
+        return sum(ticks) - idle, sum(ticks)
+
+    try:
+        busy0, total0 = sample()
+        time.sleep(interval_s)
+        busy1, total1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    cores = os.cpu_count() or 1
+    return cores * (busy1 - busy0) / max(1, total1 - total0)
+
+
+def settle(below: float = 0.3, max_s: float = 30.0) -> float:
+    """Wait until the machine is quiet (under `below` busy cores), at most `max_s`; the
+    seconds waited. After a run the broker still works for it (deleting its topics,
+    compacting its changelogs), on the cores the next contender gets."""
+    started = time.monotonic()
+    while time.monotonic() - started < max_s:
+        busy = busy_cores()
+        if busy is None or busy < below:
+            break
+    return round(time.monotonic() - started, 1)
 
 
 def run_rounds(contenders: dict[str, Callable[[], Result]], rounds: int,
-               report: Callable[[Result], None] = print) -> dict[str, list[Result]]:
-    """Every contender `rounds` times; round r starts at the r-th contender."""
+               report: Callable[[Result], None] = print,
+               quiet: Callable[[], float] = settle) -> dict[str, list[Result]]:
+    """Every contender `rounds` times, each on a quiet machine; round r starts at the
+    r-th contender."""
     names = list(contenders)
     runs: dict[str, list[Result]] = {name: [] for name in names}
     for r in range(rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
-            runs[name].append(contenders[name]())
-            report(runs[name][-1])
+            waited = quiet()
+            result = replace(contenders[name](), waited_s=waited)
+            runs[name].append(result)
+            report(result)
     return runs
 
 
@@ -57,6 +94,7 @@ def combine(runs: dict[str, list[Result]], peer: str = "peer") -> list[Result]:
             theirs = peers[n].events_per_s if n < len(peers) else 0
             rounds.append({"events_per_s": mine.events_per_s,
                            "cpu_us_per_event": mine.cpu_us_per_event,
+                           "waited_s": mine.waited_s,
                            "vs_peer": round(mine.events_per_s / theirs, 2) if theirs else None})
         ratios = [r["vs_peer"] for r in rounds if r["vs_peer"] is not None]
         cpus = [r.cpu_us_per_event for r in results if r.cpu_us_per_event is not None]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 from bench.streams.profile import summarise
-from bench.streams.rounds import Result, against, combine, run_rounds
+from bench.streams.rounds import Result, against, combine, run_rounds, settle
 
 
 def _result(engine: str, rate: float, cpu: float | None = 80.0) -> Result:
@@ -21,10 +22,16 @@ def test_each_round_starts_with_the_next_contender() -> None:
         return _result(name, 1.0)
 
     runs = run_rounds({n: functools.partial(contender, n) for n in ("peer", "faust", "batched")},
-                      3, report=lambda _: None)
+                      3, report=lambda _: None, quiet=lambda: 0.5)
     assert order == ["peer", "faust", "batched", "faust", "batched", "peer",
                      "batched", "peer", "faust"]
     assert [len(r) for r in runs.values()] == [3, 3, 3]
+    assert {r.waited_s for rs in runs.values() for r in rs} == {0.5}
+
+
+def test_settle_waits_for_a_quiet_machine_and_no_longer_than_its_bound() -> None:
+    assert settle(below=(os.cpu_count() or 1) + 1, max_s=5.0) < 1.0  # always quiet
+    assert 1.0 <= settle(below=-1.0, max_s=1.0) < 2.0  # never quiet: the bound
 
 
 def test_the_ratio_is_the_median_of_each_rounds_own_ratio() -> None:
