@@ -235,7 +235,9 @@ def peers(out: dict[str, dict[str, Any] | None]) -> list[str]:
             continue
         lines.append(f"| stream worker | {r['name']} ({r['guarantee']}) | "
                      f"{r['events_per_s']:,.0f} ev/s | plain confluent-kafka loop | "
-                     f"{peer:,.0f} ev/s | {r['events_per_s'] / peer:.2f} |")
+                     f"{peer:,.0f} ev/s | "
+                     # the median of per-round ratios when the bench ran rounds
+                     f"{r.get('vs_peer') or r['events_per_s'] / peer:.2f} |")
     projector = out["projector"]
     if projector:
         ours = _projector(projector, "projector")
