@@ -1,7 +1,8 @@
 """Changes to faust-streaming's consumer, applied once per process before the app's
-consumer starts: shorter fetch waits (speed), and a fetch loop of our own that hands each
+consumer starts: shorter fetch waits (speed), a fetch loop of our own that hands each
 acked partition's records to the agents without holes (no event is lost) and without a
-task per record (speed).
+task per record (speed), and a re-read from the commits whenever faust resumes its flow
+(what its resume drops is read again).
 """
 
 from __future__ import annotations
@@ -278,8 +279,8 @@ def reread_after_resume(app: Any) -> None:
     fetch answered meanwhile; seen when a worker starts after a rebalance, and on an
     engine switch) leave the fetch position past the dropped events, and nothing reads
     them again: the agent never saw them, their offsets were never acked, and the
-    partition's commit stayed there for good (`test_switching_engines_keeps_the_state`,
-    1 run in 3 after other worker tests). A seek after the clear reads them again; events
+    partition's commit stayed there for good (`test_switching_engines_keeps_the_state`
+    failed so in 4 of 6 runs of its file). A seek after the clear reads them again; events
     already processed and not committed yet come twice, which at least once allows (the
     version rule publishes the same version with the same event id)."""
     flow = app.flow_control

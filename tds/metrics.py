@@ -197,7 +197,7 @@ def serve_metrics(args: argparse.Namespace, metrics: Metrics) -> None:
 def observe_many(histogram: Histogram, amounts: Sequence[float]) -> None:
     """`histogram.observe(a)` for every a in `amounts`, with one increment per bucket hit
     instead of one per amount: the stream handlers time every event, and observing each
-    cost ~1.2 µs (two locked increments and a walk of the bounds), 1.5% of an event. It
+    cost 0.70 µs (two locked increments and a walk of the bounds) where this costs 0.20. It
     writes prometheus_client's per-bucket values as `observe` does (0.26, pinned); a unit
     test compares the exposition with `observe`'s, so an upgrade that changes them fails."""
     if not amounts:
