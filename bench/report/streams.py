@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-PEER = "confluent-kafka loop (peer)"
-
 
 def _engine(result: dict[str, Any]) -> str:
     engine = str(result["engine"])
@@ -24,7 +22,7 @@ def section(doc: dict[str, Any] | None) -> list[str]:
     if doc is None:
         return ["not measured", ""]
     meta, results = doc["meta"], doc["results"]
-    peer = next((r for r in results if r["name"] == PEER), None)
+    peer = next((r for r in results if r["engine"] == "peer"), None)
     lines = [
         f"{meta['events']:,} raw events per run, {meta['partitions']} partitions, the same "
         "pipeline under each engine and under a plain confluent-kafka loop (the peer: "
